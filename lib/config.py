@@ -1,0 +1,141 @@
+"""Load and validate params.yaml. A wrong key or value stops the stage with a message naming the
+key, the value and what is allowed, before any heavy work."""
+import difflib
+import os
+
+import yaml
+
+from lib.errors import UserError
+
+PARAMS_FILE = "params.yaml"
+
+
+# Each check returns None when the value is fine, or a phrase saying what is allowed.
+def choice(*options):
+    return lambda v: None if v in options else "one of: " + ", ".join(map(str, options))
+
+
+def boolean(v):
+    return None if isinstance(v, bool) else "true or false"
+
+
+def positive_int(v):
+    return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else "a positive integer"
+
+
+def non_negative_int(v):
+    return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else "an integer >= 0"
+
+
+def optional(check):
+    return lambda v: None if v is None else check(v) and check(v) + " (or null)"
+
+
+def positive_number(v):
+    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else "a number > 0"
+
+
+def non_negative_number(v):
+    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else "a number >= 0"
+
+
+def optional_path(v):
+    return None if v is None or (isinstance(v, str) and v) else "a path (string) or null"
+
+
+def fraction(v):
+    """A pruning level: 0 <= v < 1."""
+    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 else "a number in [0, 1)"
+
+
+def levels(v):
+    if not isinstance(v, list) or not v:
+        return "a non-empty list of numbers in (0, 1)"
+    if any(fraction(x) or x == 0 for x in v) or len(set(v)) != len(v):
+        return "a non-empty list of distinct numbers in (0, 1)"
+    return None
+
+
+def per_layer(v):
+    """`auto`, or a mapping layer name -> level in [0, 1) (layer names are checked against the model)."""
+    if v == "auto":
+        return None
+    if isinstance(v, dict) and v and all(isinstance(k, str) and fraction(x) is None for k, x in v.items()):
+        return None
+    return "'auto' or a mapping layer -> number in [0, 1), e.g. {conv1: 0.5, conv2: 0.8}"
+
+
+SCHEMA = {
+    "seed": non_negative_int,
+    "device": choice("auto", "cpu", "cuda", "mps"),
+    "data": {
+        "source": choice("cifar10", "digits"),
+        "local_path": optional_path,
+        "val_size": positive_int,
+        "train_subset": optional(positive_int),
+        "test_subset": optional(positive_int),
+    },
+    "model": {
+        "arch": choice("vgg11", "vgg11_bn"),
+        "head": choice("cifar", "imagenet"),
+    },
+    "finetune": {
+        "pretrained": boolean,
+        "epochs": positive_int,
+        "batch_size": positive_int,
+        "lr": positive_number,
+        "momentum": non_negative_number,
+        "weight_decay": non_negative_number,
+        "schedule": choice("onecycle", "cosine"),
+        "augment": boolean,
+    },
+    "measure": {
+        "batch_size": positive_int,
+        "latency_runs": positive_int,
+        "throughput_batch": positive_int,
+        "throughput_runs": positive_int,
+    },
+}
+
+
+def _check(name, value, schema):
+    if not isinstance(schema, dict):
+        problem = schema(value)
+        if problem:
+            raise UserError(f"{PARAMS_FILE}: {name} = {value!r} is not allowed; expected {problem}.")
+        return
+    if not isinstance(value, dict):
+        raise UserError(f"{PARAMS_FILE}: {name} must be a section with keys {', '.join(schema)}; got {value!r}.")
+    for key in value:
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), list(schema), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"{PARAMS_FILE}: unknown key {name}.{key}.{hint} Allowed keys in {name}: "
+                            f"{', '.join(schema)}.")
+    for key, check in schema.items():
+        if key not in value:
+            raise UserError(f"{PARAMS_FILE}: missing key {name}.{key}; add it (see the README's parameter list).")
+        _check(f"{name}.{key}", value[key], check)
+
+
+def load(*sections, path=PARAMS_FILE):
+    """The validated sections of params.yaml as {section: value}."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path} not found; run the stages from the project's root folder.")
+    with open(path) as f:
+        try:
+            params = yaml.safe_load(f) or {}
+        except yaml.YAMLError as err:
+            raise UserError(f"{path} is not valid YAML: {err}") from err
+    unknown = [k for k in params if k not in SCHEMA]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), list(SCHEMA), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UserError(f"{path}: unknown section or key '{unknown[0]}'.{hint} Allowed: {', '.join(SCHEMA)}.")
+    out = {}
+    for name in sections:
+        if name not in params:
+            raise UserError(f"{path}: missing section or key '{name}'.")
+        _check(name, params[name], SCHEMA[name])
+        out[name] = params[name]
+    return out

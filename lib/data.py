@@ -1,0 +1,69 @@
+"""Splits as uint8 tensors in memory, and batches cut, normalised and augmented as tensors on the
+device (no per-image PIL work in the training loop)."""
+import os
+
+import torch
+
+from lib.errors import UserError
+
+# CIFAR-10 channel statistics, used for every source so a model's input convention is fixed.
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+
+
+def stratified_split(labels, size, generator):
+    """(kept, taken) index tensors: `size` indices taken with every class represented in proportion."""
+    n = len(labels)
+    if not 0 < size < n:
+        raise UserError(f"cannot take {size} of {n} images: the size must be between 1 and {n - 1}")
+    order = torch.randperm(n, generator=generator)
+    classes = labels.unique()
+    per_class = {int(c): (labels[order] == c).nonzero().flatten() for c in classes}
+    # Largest-remainder quota per class so the quotas sum to `size` exactly.
+    exact = {c: size * len(ix) / n for c, ix in per_class.items()}
+    quota = {c: int(q) for c, q in exact.items()}
+    for c in sorted(exact, key=lambda c: quota[c] - exact[c])[: size - sum(quota.values())]:
+        quota[c] += 1
+    taken = torch.cat([order[per_class[c][: quota[c]]] for c in per_class])
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[taken] = False
+    return order[mask[order]], taken.sort().values
+
+
+def load_split(path, device="cpu"):
+    """{'images': uint8 NCHW, 'labels': int64, 'classes': [str]} from a file of the download stage."""
+    if not os.path.isfile(path):
+        raise UserError(f"data split {path} does not exist; run the download stage first (dvc repro download)")
+    split = torch.load(path, map_location="cpu", weights_only=True)
+    return {**split, "images": split["images"].to(device), "labels": split["labels"].to(device)}
+
+
+def normalize(images):
+    """uint8 NCHW -> float NCHW, normalised with the CIFAR-10 statistics."""
+    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=images.device).view(1, 3, 1, 1)
+    return (images.float() / 255 - mean) / std
+
+
+def augment(x, generator=None, pad=4):
+    """Random crop with `pad` pixels of reflection padding and a random horizontal flip, per image,
+    on a float batch (vectorised: one gather, no per-image loop)."""
+    n, c, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    out = padded[torch.arange(n, device=x.device)[:, None, None, None],
+                 torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+def batches(images, labels, batch_size, generator=None):
+    """(normalised float images, labels) batches; shuffled when a generator is given."""
+    n = len(labels)
+    order = torch.randperm(n, generator=generator).to(labels.device) if generator is not None else None
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
+        yield normalize(images[idx]), labels[idx]

@@ -1,0 +1,133 @@
+"""VGG-11 built from a filter configuration, and checkpoints as plain data.
+
+An architecture is a plain dict, e.g.
+    {"arch": "vgg11_bn", "head": "cifar", "num_classes": 10,
+     "filters": [64, 128, 256, 256, 512, 512, 512, 512]}
+so a pruned model (fewer filters) is built by the same code as the original, and a checkpoint
+{"architecture": ..., "state_dict": ...} loads with torch.load(weights_only=True) on its own.
+
+Layers have architecture-independent names: conv1..conv8 for the convolutions, fc1..fc3 for the
+`imagenet` head's Linear layers (fc1 for the `cifar` head's single Linear).
+"""
+import os
+import pickle
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.models.vgg import VGG, make_layers
+
+from lib.errors import UserError
+from lib.io import save_torch
+
+ARCHS = {"vgg11": False, "vgg11_bn": True}  # name -> batch norm
+HEADS = ("cifar", "imagenet")
+VGG11_FILTERS = [64, 128, 256, 256, 512, 512, 512, 512]
+POOL_AFTER = (0, 1, 3, 5, 7)  # conv indices followed by a 2x2 max-pool (torchvision cfg "A")
+
+
+def architecture(arch="vgg11_bn", head="cifar", num_classes=10, filters=None):
+    return {"arch": arch, "head": head, "num_classes": int(num_classes),
+            "filters": [int(f) for f in (filters or VGG11_FILTERS)]}
+
+
+def _cfg(filters):
+    cfg = []
+    for i, f in enumerate(filters):
+        cfg += [f, "M"] if i in POOL_AFTER else [f]
+    return cfg
+
+
+def build(arch):
+    """A freshly initialised VGG-11 for `arch` (seed the global RNG first for reproducibility)."""
+    filters, classes = arch["filters"], arch["num_classes"]
+    model = VGG(make_layers(_cfg(filters), batch_norm=ARCHS[arch["arch"]]), num_classes=classes)
+    if arch["head"] == "cifar":  # 32x32 inputs end 1x1 after five pools: global pool -> Linear
+        model.avgpool = nn.AdaptiveAvgPool2d(1)
+        model.classifier = nn.Sequential(nn.Linear(filters[-1], classes))
+    elif filters[-1] != 512:  # imagenet head: its first Linear sees each channel as a 7x7 block
+        model.classifier[0] = nn.Linear(filters[-1] * 7 * 7, 4096)
+    return model
+
+
+def load_imagenet_weights(model, arch):
+    """Copy torchvision's ImageNet weights (downloaded once to the torch hub cache) into `model`:
+    the features, and for the `imagenet` head the first two Linear layers (the last is new)."""
+    if arch["filters"] != VGG11_FILTERS:
+        raise UserError(f"pretrained weights need the full VGG-11 filters {VGG11_FILTERS}, got {arch['filters']}")
+    try:
+        reference = torchvision.models.get_model(arch["arch"], weights="DEFAULT")
+    except OSError as err:  # URLError is an OSError
+        raise UserError(f"could not download the ImageNet weights for {arch['arch']} ({err}). Without a "
+                        "network, set finetune.pretrained: false, or place the weights file in the torch "
+                        f"hub cache ({torch.hub.get_dir()}/checkpoints).") from err
+    model.features.load_state_dict(reference.features.state_dict())
+    if arch["head"] == "imagenet":
+        for i in (0, 3):
+            model.classifier[i].load_state_dict(reference.classifier[i].state_dict())
+    return model
+
+
+def convs(model):
+    """[(name, features index, Conv2d)] for conv1..convN in order."""
+    found = [(i, m) for i, m in enumerate(model.features) if isinstance(m, nn.Conv2d)]
+    return [(f"conv{k + 1}", i, m) for k, (i, m) in enumerate(found)]
+
+
+def linears(model):
+    """[(name, classifier index, Linear)] for fc1..fcN in order."""
+    found = [(i, m) for i, m in enumerate(model.classifier) if isinstance(m, nn.Linear)]
+    return [(f"fc{k + 1}", i, m) for k, (i, m) in enumerate(found)]
+
+
+def layer(model, name):
+    """The Conv2d or Linear module called `name` (conv3, fc1, ...)."""
+    layers = {n: m for n, _, m in convs(model) + linears(model)}
+    if name not in layers:
+        raise UserError(f"unknown layer '{name}'; this model has: {', '.join(layers)}")
+    return layers[name]
+
+
+def layer_names(model, include_linear=False):
+    return [n for n, _, _ in convs(model)] + ([n for n, _, _ in linears(model)] if include_linear else [])
+
+
+def head_forward(model, x):
+    """The part of VGG.forward after `features`."""
+    return model.classifier(torch.flatten(model.avgpool(x), 1))
+
+
+def save_checkpoint(path, model, arch, **extra):
+    """Plain data only: the architecture dict, the state_dict (on the CPU) and extra plain values."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_torch({"architecture": arch, "state_dict": state, **extra}, path)
+
+
+def read_checkpoint(path):
+    """torch.load(weights_only=True) with errors that name the file and the problem."""
+    if not os.path.isfile(path):
+        raise UserError(f"checkpoint {path} does not exist; run the stage that produces it (dvc repro) "
+                        "or fetch it from the remote (dvc pull)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UserError(f"refusing to load {path}: it holds pickled Python objects, which could run code "
+                        f"on load; a checkpoint of this project holds only tensors and plain data ({err})") from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise UserError(f"cannot read checkpoint {path}: the file is truncated or not a PyTorch file ({err})") from err
+    if not isinstance(ckpt, dict) or not {"architecture", "state_dict"} <= set(ckpt):
+        raise UserError(f"{path} is not a checkpoint of this project: expected a dict with 'architecture' "
+                        "and 'state_dict'")
+    return ckpt
+
+
+def load_checkpoint(path, device="cpu"):
+    """(model in eval mode on `device`, checkpoint dict) from a checkpoint file alone."""
+    ckpt = read_checkpoint(path)
+    arch = ckpt["architecture"]
+    try:
+        model = build(arch)
+        model.load_state_dict(ckpt["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise UserError(f"checkpoint {path} does not match its architecture {arch}: {err}") from err
+    return model.to(device).eval(), ckpt
