@@ -60,10 +60,10 @@ def augment(x, generator=None, pad=4):
     return torch.where(flip[:, None, None, None], out.flip(3), out)
 
 
-def batches(images, labels, batch_size, generator=None):
+def batches(images, labels, batch_size, generator=None, drop_last=False):
     """(normalised float images, labels) batches; shuffled when a generator is given."""
     n = len(labels)
     order = torch.randperm(n, generator=generator).to(labels.device) if generator is not None else None
-    for start in range(0, n, batch_size):
+    for start in range(0, n - batch_size + 1 if drop_last else n, batch_size):
         idx = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
         yield normalize(images[idx]), labels[idx]

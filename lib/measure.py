@@ -1,0 +1,70 @@
+"""What every model variant reports, under the same JSON keys, so `dvc metrics show` is a
+comparison table: accuracy, parameters, nonzero parameters, size on disk, MACs, CPU latency and
+throughput."""
+import copy
+import os
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from lib.train import evaluate
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_nonzero(model):
+    """Nonzero learnable values (for a model still carrying pruning masks, count the masked weights)."""
+    return sum(int((p != 0).sum()) for name, p in model.state_dict().items()
+               if not name.endswith(("running_mean", "running_var", "num_batches_tracked", "_orig")))
+
+
+def macs(model, image_size=32):
+    """Multiply-accumulates of one forward pass on one image (torch.utils.flop_counter counts
+    2 FLOPs per MAC for convolutions and matrix products)."""
+    param = next(model.parameters())
+    x = torch.zeros(1, 3, image_size, image_size, device=param.device, dtype=param.dtype)
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model.eval()(x)
+    return counter.get_total_flops() // 2
+
+
+def _median_seconds(fn, runs, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def timing(model, cfg, image_size=32):
+    """CPU latency (ms/image at batch 1, median) and throughput (images/s at a large batch)."""
+    cpu_model = copy.deepcopy(model).cpu().eval()
+    one = torch.randn(1, 3, image_size, image_size)
+    many = torch.randn(cfg["throughput_batch"], 3, image_size, image_size)
+    with torch.inference_mode():
+        latency = _median_seconds(lambda: cpu_model(one), cfg["latency_runs"])
+        batch = _median_seconds(lambda: cpu_model(many), cfg["throughput_runs"], warmup=1)
+    return {"latency_ms": 1000 * latency, "throughput_ips": cfg["throughput_batch"] / batch}
+
+
+def measure(model, checkpoint_path, val, test, device, cfg):
+    """The common metrics of one saved model variant."""
+    val_metrics = evaluate(model, val, cfg["batch_size"], device)
+    test_metrics = evaluate(model, test, cfg["batch_size"], device)
+    return {
+        "val_accuracy": val_metrics["accuracy"],
+        "test_accuracy": test_metrics["accuracy"],
+        "test_loss": test_metrics["loss"],
+        "params": count_params(model),
+        "nonzero_params": count_nonzero(model),
+        "size_bytes": os.path.getsize(checkpoint_path),
+        "macs": macs(model),
+        **timing(model, cfg),
+    }

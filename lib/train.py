@@ -1,0 +1,77 @@
+"""Training and evaluation loops (plain functions, kuangliu/pytorch-cifar style).
+
+Batches are cut from uint8 tensors already on the device, normalised and augmented as tensors;
+bf16 autocast on CUDA. Accuracies are in percent."""
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from lib.data import augment, batches
+
+
+def _autocast(device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def train_epoch(model, split, optimizer, scheduler, batch_size, generator, device, use_augment=True):
+    """One pass over `split` in shuffled batches (the last partial batch is dropped so batch norm
+    never sees a batch of one); returns {"loss", "accuracy"}."""
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for x, y in batches(split["images"], split["labels"], batch_size, generator, drop_last=True):
+        if use_augment:
+            x = augment(x, generator)
+        with _autocast(device):
+            out = model(x)
+            loss = loss_fn(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.detach() * len(y)  # accumulate on the device: no sync per batch
+        correct += (out.argmax(1) == y).sum()
+        seen += len(y)
+    return {"loss": total_loss.item() / seen, "accuracy": 100 * correct.item() / seen}
+
+
+@torch.inference_mode()
+def evaluate(model, split, batch_size, device):
+    """{"loss", "accuracy"} of `model` on `split` (eval mode, no gradients)."""
+    model.eval()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for x, y in batches(split["images"], split["labels"], batch_size):
+        with _autocast(device):
+            out = model(x).float()
+        total_loss += nn.functional.cross_entropy(out, y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
+    n = len(split["labels"])
+    return {"loss": total_loss.item() / n, "accuracy": 100 * correct.item() / n}
+
+
+def fit(model, train, val, hp, device, seed, log=None):
+    """SGD (momentum, weight decay) with a one-cycle or cosine schedule for hp["epochs"] epochs.
+    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment.
+    Calls log(epoch, metrics) after each epoch; returns the list of per-epoch metrics."""
+    batch_size = min(hp["batch_size"], len(train["labels"]))
+    steps = hp["epochs"] * (len(train["labels"]) // batch_size)
+    optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
+                                weight_decay=hp["weight_decay"], nesterov=hp["momentum"] > 0)
+    if hp["schedule"] == "onecycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp["lr"], total_steps=steps)
+    else:
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    generator = torch.Generator().manual_seed(seed)
+    history = []
+    for epoch in (bar := tqdm(range(hp["epochs"]), desc="epochs")):
+        metrics = {f"train_{k}": v for k, v in
+                   train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"]).items()}
+        metrics.update({f"val_{k}": v for k, v in evaluate(model, val, 2 * batch_size, device).items()})
+        history.append(metrics)
+        bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", val_acc=f"{metrics['val_accuracy']:.2f}")
+        if log:
+            log(epoch, metrics)
+    return history

@@ -1,0 +1,72 @@
+import pytest
+import yaml
+
+from lib import config
+from lib.errors import UserError
+
+GOOD = yaml.safe_load(open(config.PARAMS_FILE))
+
+
+def write(tmp_path, params):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return str(path)
+
+
+def edit(section, key, value):
+    params = yaml.safe_load(yaml.safe_dump(GOOD))
+    params[section][key] = value
+    return params
+
+
+def test_project_params_are_valid():
+    config.load(*GOOD, path=config.PARAMS_FILE)
+
+
+@pytest.mark.parametrize("section,key,value,expected", [
+    ("finetune", "epochs", 0, "positive integer"),
+    ("finetune", "epochs", -3, "positive integer"),
+    ("finetune", "batch_size", 0, "positive integer"),
+    ("finetune", "epochs", True, "positive integer"),
+    ("finetune", "lr", "fast", "number > 0"),
+    ("finetune", "schedule", "step", "onecycle, cosine"),
+    ("data", "source", "imagenet", "cifar10, digits"),
+    ("model", "head", "resnet", "cifar, imagenet"),
+    ("model", "arch", "vgg16", "vgg11, vgg11_bn"),
+    ("data", "train_subset", -5, "positive integer"),
+])
+def test_bad_values_name_key_value_and_allowed(tmp_path, section, key, value, expected):
+    with pytest.raises(UserError) as err:
+        config.load(section, path=write(tmp_path, edit(section, key, value)))
+    message = str(err.value)
+    assert f"{section}.{key}" in message and repr(value) in message and expected in message
+
+
+def test_misspelt_key_suggests_the_right_one(tmp_path):
+    params = yaml.safe_load(yaml.safe_dump(GOOD))
+    params["finetune"]["epoch"] = params["finetune"].pop("epochs")
+    with pytest.raises(UserError, match=r"unknown key finetune\.epoch\. Did you mean 'epochs'"):
+        config.load("finetune", path=write(tmp_path, params))
+
+
+def test_unknown_top_level_section(tmp_path):
+    with pytest.raises(UserError, match="unknown section or key 'fintune'"):
+        config.load("seed", path=write(tmp_path, {**GOOD, "fintune": {}}))
+
+
+def test_missing_key(tmp_path):
+    params = yaml.safe_load(yaml.safe_dump(GOOD))
+    del params["finetune"]["lr"]
+    with pytest.raises(UserError, match=r"missing key finetune\.lr"):
+        config.load("finetune", path=write(tmp_path, params))
+
+
+@pytest.mark.parametrize("value", [[], [0.5, 1.0], [0.2, -0.1], [0.3, 0.3], "0.5"])
+def test_level_lists(value):
+    assert config.levels(value) is not None
+
+
+@pytest.mark.parametrize("value,ok", [("auto", True), ({"conv1": 0.5}, True), ({"conv1": 1.0}, False),
+                                      ({"conv1": -0.1}, False), ({}, False), ("some", False)])
+def test_per_layer_mapping(value, ok):
+    assert (config.per_layer(value) is None) == ok

@@ -1,0 +1,40 @@
+import torch
+
+from lib import measure, models
+
+CFG = {"batch_size": 32, "latency_runs": 3, "throughput_batch": 8, "throughput_runs": 1}
+
+
+def test_macs_of_full_vgg11_match_a_hand_count():
+    """Conv MACs = H*W*Cin*Cout*9 per layer (padding 1), plus the Linear; an independent count."""
+    model = models.build(models.architecture("vgg11", "cifar"))
+    expected, size, cin = 0, 32, 3
+    for i, cout in enumerate(models.VGG11_FILTERS):
+        expected += size * size * cin * cout * 9
+        cin = cout
+        if i in models.POOL_AFTER:
+            size //= 2
+    expected += 512 * 10
+    assert measure.macs(model) == expected
+
+
+def test_params_and_nonzero(small_arch):
+    model = models.build(small_arch)
+    total = sum(p.numel() for p in model.parameters())
+    assert measure.count_params(model) == total
+    before = measure.count_nonzero(model)
+    with torch.no_grad():
+        model.features[0].weight.zero_()
+    assert measure.count_nonzero(model) == before - model.features[0].weight.numel()
+
+
+def test_measure_has_the_common_keys(tmp_path, small_arch):
+    from conftest import make_split
+    model = models.build(small_arch).eval()
+    path = tmp_path / "m.pth"
+    models.save_checkpoint(path, model, small_arch)
+    split = make_split(20)
+    result = measure.measure(model, str(path), split, split, torch.device("cpu"), CFG)
+    assert set(result) == {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params",
+                           "size_bytes", "macs", "latency_ms", "throughput_ips"}
+    assert result["size_bytes"] == path.stat().st_size and result["latency_ms"] > 0

@@ -1,0 +1,99 @@
+import pickle
+
+import pytest
+import torch
+
+from lib import models
+from lib.errors import UserError
+from conftest import SMALL_FILTERS
+
+
+@pytest.mark.parametrize("arch", ["vgg11", "vgg11_bn"])
+@pytest.mark.parametrize("head", ["cifar", "imagenet"])
+def test_build_matches_filters_and_runs(arch, head):
+    model = models.build(models.architecture(arch, head, 10, SMALL_FILTERS)).eval()
+    assert [m.out_channels for _, _, m in models.convs(model)] == SMALL_FILTERS
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert models.layer_names(model) == [f"conv{i}" for i in range(1, 9)]
+
+
+def test_full_vgg11_bn_matches_torchvision_features():
+    import torchvision
+    ours = models.build(models.architecture("vgg11_bn", "imagenet"))
+    reference = torchvision.models.vgg11_bn()
+    assert [tuple(p.shape) for p in ours.features.state_dict().values()] == \
+           [tuple(p.shape) for p in reference.features.state_dict().values()]
+    assert ours.classifier[0].in_features == 512 * 7 * 7 and ours.classifier[6].out_features == 10
+
+
+def test_checkpoint_round_trip_is_plain_data(tmp_path, small_arch):
+    model = models.build(small_arch).eval()
+    path = tmp_path / "m.pth"
+    models.save_checkpoint(path, model, small_arch, classes=list("abcdefghij"))
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["architecture"] == small_arch and ckpt["classes"] == list("abcdefghij")
+    loaded, _ = models.load_checkpoint(str(path))
+    x = torch.randn(3, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_pickled_object_checkpoint_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this would run on load",))
+    path = tmp_path / "evil.pth"
+    torch.save({"architecture": Evil(), "state_dict": {}}, path)
+    with pytest.raises(UserError, match="pickled Python objects"):
+        models.read_checkpoint(str(path))
+
+
+def test_truncated_foreign_and_mismatched_checkpoints(tmp_path, small_arch):
+    model = models.build(small_arch)
+    good = tmp_path / "good.pth"
+    models.save_checkpoint(good, model, small_arch)
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(UserError, match="truncated"):
+        models.load_checkpoint(str(truncated))
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(UserError, match="not a checkpoint of this project"):
+        models.load_checkpoint(str(foreign))
+    mismatched = tmp_path / "mismatched.pth"
+    torch.save({"architecture": {**small_arch, "filters": [4] * 8}, "state_dict": model.state_dict()}, mismatched)
+    with pytest.raises(UserError, match="does not match"):
+        models.load_checkpoint(str(mismatched))
+    with pytest.raises(UserError, match="does not exist"):
+        models.load_checkpoint(str(tmp_path / "missing.pth"))
+
+
+def test_imagenet_weights_load_through_torchvision_offline(tmp_path, monkeypatch):
+    """The real torchvision path (get_model + hub cache), with a state dict placed in a temporary
+    torch hub cache so nothing is downloaded."""
+    import torchvision
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    weights = torchvision.models.VGG11_BN_Weights.IMAGENET1K_V1
+    reference = torchvision.models.vgg11_bn()
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(reference.state_dict(), cache / weights.url.rsplit("/", 1)[1])
+    arch = models.architecture("vgg11_bn", "imagenet")
+    model = models.load_imagenet_weights(models.build(arch), arch)
+    assert torch.equal(model.features[0].weight, reference.features[0].weight)
+    assert torch.equal(model.classifier[3].weight, reference.classifier[3].weight)
+    assert model.classifier[6].out_features == 10
+
+
+def test_imagenet_weights_offline_without_cache_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    import torch.hub
+    monkeypatch.setattr(torch.hub, "download_url_to_file",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("network unreachable")))
+    arch = models.architecture("vgg11_bn", "cifar")
+    with pytest.raises(UserError, match="pretrained: false"):
+        models.load_imagenet_weights(models.build(arch), arch)
+
+
+def test_unknown_layer_names_the_valid_ones(small_arch):
+    with pytest.raises(UserError, match="conv1, conv2"):
+        models.layer(models.build(small_arch), "conv9")
