@@ -56,6 +56,10 @@ def levels(v):
     return None
 
 
+def layer_name(v):
+    return None if v in [f"conv{i}" for i in range(1, 9)] else "one of conv1 ... conv8"
+
+
 def per_layer(v):
     """`auto`, or a mapping layer name -> level in [0, 1) (layer names are checked against the model)."""
     if v == "auto":
@@ -64,6 +68,16 @@ def per_layer(v):
         return None
     return "'auto' or a mapping layer -> number in [0, 1), e.g. {conv1: 0.5, conv2: 0.8}"
 
+
+TRAINING = {  # hyperparameters of lib.train.fit
+    "epochs": positive_int,
+    "batch_size": positive_int,
+    "lr": positive_number,
+    "momentum": non_negative_number,
+    "weight_decay": non_negative_number,
+    "schedule": choice("onecycle", "cosine"),
+    "augment": boolean,
+}
 
 SCHEMA = {
     "seed": non_negative_int,
@@ -79,15 +93,36 @@ SCHEMA = {
         "arch": choice("vgg11", "vgg11_bn"),
         "head": choice("cifar", "imagenet"),
     },
-    "finetune": {
-        "pretrained": boolean,
-        "epochs": positive_int,
-        "batch_size": positive_int,
+    "finetune": {"pretrained": boolean, **TRAINING},
+    "unstructured_sensitivity": {
+        "sparsities": levels,
+        "include_linear": boolean,
+        "histogram_sparsity": fraction,
+    },
+    "unstructured_prune": {
+        "sparsities": per_layer,
+        "budget": non_negative_number,
+        "finetune_epochs": non_negative_int,
         "lr": positive_number,
-        "momentum": non_negative_number,
-        "weight_decay": non_negative_number,
-        "schedule": choice("onecycle", "cosine"),
-        "augment": boolean,
+    },
+    "structured_sensitivity": {
+        "ratios": levels,
+        "figure_layer": layer_name,
+        "figure_ratio": fraction,
+    },
+    "structured_prune": {
+        "ratios": per_layer,
+        "budget": non_negative_number,
+        "bn_recalibration_batches": non_negative_int,
+    },
+    "structured_finetune": TRAINING,
+    "gradcam": {
+        "num_images": positive_int,
+        "target_layer": layer_name,
+        "target": choice("predicted", "true"),
+        "include_unfinetuned": boolean,
+        "agreement_images": positive_int,
+        "top_k": lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1 else "a number in (0, 1]",
     },
     "measure": {
         "batch_size": positive_int,

@@ -40,30 +40,38 @@ def load_split(path, device="cpu"):
 
 def normalize(images):
     """uint8 NCHW -> float NCHW, normalised with the CIFAR-10 statistics."""
-    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=images.device).view(1, 3, 1, 1)
-    return (images.float() / 255 - mean) / std
+    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1) * 255
+    scale = 1 / (torch.tensor(STD, device=images.device).view(1, 3, 1, 1) * 255)
+    return images.float().sub_(mean).mul_(scale)
+
+
+def _reflect(index, size):
+    """Indices outside [0, size) mirrored back, as reflection padding does (-1 -> 1, size -> size-2)."""
+    index = index.abs()
+    return torch.where(index >= size, 2 * (size - 1) - index, index)
 
 
 def augment(x, generator=None, pad=4):
-    """Random crop with `pad` pixels of reflection padding and a random horizontal flip, per image,
-    on a float batch (vectorised: one gather, no per-image loop)."""
+    """Random crop of the image reflection-padded by `pad` pixels, and a random horizontal flip, per
+    image: one gather of computed indices (any dtype, no padded copy, no per-image loop)."""
     n, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    out = padded[torch.arange(n, device=x.device)[:, None, None, None],
-                 torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
-    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], out.flip(3), out)
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(x.device)
+    flip = (torch.rand(n, 1, generator=generator) < 0.5).to(x.device)
+    cols = torch.arange(w, device=x.device)
+    cols = torch.where(flip, cols.flip(0), cols)  # flipping the crop = reading its columns backwards
+    rows = _reflect(dy + torch.arange(h, device=x.device) - pad, h)
+    cols = _reflect(dx + cols - pad, w)
+    return x[torch.arange(n, device=x.device)[:, None, None, None],
+             torch.arange(c, device=x.device)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def batches(images, labels, batch_size, generator=None, drop_last=False):
-    """(normalised float images, labels) batches; shuffled when a generator is given."""
+def batches(images, labels, batch_size, generator=None, drop_last=False, use_augment=False):
+    """(normalised float images, labels) batches, shuffled when a generator is given, augmented
+    (on the uint8 images, before normalisation) when use_augment is set."""
     n = len(labels)
     order = torch.randperm(n, generator=generator).to(labels.device) if generator is not None else None
     for start in range(0, n - batch_size + 1 if drop_last else n, batch_size):
         idx = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
-        yield normalize(images[idx]), labels[idx]
+        x = augment(images[idx], generator) if use_augment else images[idx]
+        yield normalize(x), labels[idx]

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from lib.data import augment, batches
+from lib.data import batches
 
 
 def _autocast(device):
@@ -21,9 +21,7 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    for x, y in batches(split["images"], split["labels"], batch_size, generator, drop_last=True):
-        if use_augment:
-            x = augment(x, generator)
+    for x, y in batches(split["images"], split["labels"], batch_size, generator, True, use_augment):
         with _autocast(device):
             out = model(x)
             loss = loss_fn(out, y)
