@@ -1,0 +1,148 @@
+"""Grad-CAM (pytorch-grad-cam) for any VGG-11 variant, the agreement of two models' maps, and the
+side-by-side comparison figure.
+
+A CAM layer is named like a conv layer: "convK" is the ReLU right after convK (after its batch norm
+for vgg11_bn), so the same name works for the original and for a physically smaller pruned model.
+The default "conv8" is 2x2 on 32x32 inputs; the last max-pool's output is 1x1 and gives a blank map.
+"""
+import contextlib
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.image import show_cam_on_image
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from torch import nn
+
+from lib.data import normalize
+from lib.errors import UserError
+from lib.io import save_figure
+from lib.models import convs
+
+DEFAULT_LAYER = "conv8"
+CORRECT, WRONG = "#1a7f37", "#cf222e"  # title colours: green / red
+
+
+def target_module(model, name):
+    """The ReLU that follows conv `name` in model.features."""
+    found = {n: i for n, i, _ in convs(model)}
+    if name not in found:
+        raise UserError(f"unknown Grad-CAM layer '{name}'; valid names: {', '.join(found)} "
+                        "(each means the ReLU right after that convolution)")
+    return next(m for m in list(model.features)[found[name]:] if isinstance(m, nn.ReLU))
+
+
+@contextlib.contextmanager
+def _relus_not_inplace(model):
+    """torchvision's VGG ReLUs are inplace=True, so a hooked activation may share memory with a tensor
+    that is overwritten later; run with inplace=False (same numbers, a little more memory) and restore
+    the flags afterwards."""
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU) and m.inplace]
+    for m in relus:
+        m.inplace = False
+    try:
+        yield
+    finally:
+        for m in relus:
+            m.inplace = True
+
+
+def compute_cams(model, layer_name, images_uint8, targets, device, batch_size=100):
+    """(cams float [N, H, W] in [0, 1], predictions int64 [N], confidences float [N]) on the CPU.
+
+    `targets`: class indices to explain, or None for each image's own prediction. The confidence is
+    the softmax probability of the prediction. The model is left in eval mode with its grads cleared.
+    """
+    model = model.to(device)
+    num_classes = model.classifier[-1].out_features
+    if targets is not None:
+        targets = torch.as_tensor(targets).flatten().tolist()
+        if len(targets) != len(images_uint8) or not all(0 <= t < num_classes for t in targets):
+            raise UserError(f"Grad-CAM targets must be {len(images_uint8)} class indices in 0..{num_classes - 1}")
+    cams, preds, confs = [], [], []
+    with _relus_not_inplace(model), GradCAM(model=model, target_layers=[target_module(model, layer_name)]) as cam:
+        for start in range(0, len(images_uint8), batch_size):
+            x = normalize(images_uint8[start:start + batch_size].to(device))
+            chosen = None if targets is None else [ClassifierOutputTarget(t)
+                                                   for t in targets[start:start + batch_size]]
+            cams.append(torch.from_numpy(cam(input_tensor=x, targets=chosen)))
+            conf, pred = cam.outputs.detach().softmax(1).max(1)
+            preds.append(pred.cpu())
+            confs.append(conf.cpu())
+    model.zero_grad(set_to_none=True)
+    return torch.cat(cams), torch.cat(preds), torch.cat(confs)
+
+
+def _pearson(a, b):
+    """Per-row Pearson correlation in float64; a constant row gives 1 against an identical row, else 0."""
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    num, den = (a * b).sum(1), ((a * a).sum(1) * (b * b).sum(1)).sqrt()
+    constant = torch.where((a == b).all(1), 1.0, 0.0).to(a.dtype)
+    return torch.where(den > 0, num / den.clamp_min(1e-300), constant).clamp(-1, 1)
+
+
+def _topk_iou(a, b, top_k):
+    """Per-row IoU of the top `top_k` fraction of entries of a and of b."""
+    k = max(1, round(top_k * a.shape[1]))
+    in_a = torch.zeros_like(a, dtype=torch.bool).scatter_(1, a.topk(k, 1).indices, True)
+    in_b = torch.zeros_like(b, dtype=torch.bool).scatter_(1, b.topk(k, 1).indices, True)
+    return (in_a & in_b).sum(1).double() / (in_a | in_b).sum(1).double()
+
+
+def agreement(cams_a, cams_b, preds_a, preds_b, top_k=0.2):
+    """Attention agreement of two models over the same images: per-image CAM correlation and top-k
+    IoU (mean and population std), and the fraction of equal predictions."""
+    if not 0 < top_k <= 1:
+        raise UserError(f"top_k = {top_k} must be a fraction of the pixels in (0, 1]")
+    a, b = cams_a.flatten(1).double(), cams_b.flatten(1).double()
+    corr, iou = _pearson(a, b), _topk_iou(a, b, top_k)
+    return {"cam_correlation_mean": corr.mean().item(), "cam_correlation_std": corr.std(correction=0).item(),
+            "topk_iou_mean": iou.mean().item(), "topk_iou_std": iou.std(correction=0).item(),
+            "prediction_agreement": (preds_a == preds_b).double().mean().item()}
+
+
+def pick_images(labels, n, seed):
+    """Indices of `n` images: a seeded shuffle within each class, then round robin over the classes
+    (one per class first, in class order)."""
+    labels = torch.as_tensor(labels).cpu()
+    if not 0 < n <= len(labels):
+        raise UserError(f"cannot pick {n} images from {len(labels)}")
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+    per_class = [order[labels[order] == c] for c in labels.unique()]
+    rounds = max(len(ix) for ix in per_class)
+    picked = [ix[r] for r in range(rounds) for ix in per_class if r < len(ix)]
+    return torch.stack(picked[:n])
+
+
+def _upscale(x, size, mode):
+    """[N, C, h, w] float -> [N, C, size, size] for display."""
+    return nn.functional.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
+
+
+def build_figure(images_uint8, labels, classes, columns, upscale=128):
+    """Figure with one row per image: the image, then per (title, cams, preds, confs) column the
+    heatmap over it, titled with the predicted class and confidence (green right, red wrong)."""
+    rows, labels = len(images_uint8), torch.as_tensor(labels).tolist()
+    shown = _upscale(images_uint8.cpu().float() / 255, upscale, "bicubic").permute(0, 2, 3, 1).numpy()
+    fig = Figure(figsize=(2.1 * (1 + len(columns)), 2.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, 1 + len(columns), squeeze=False)
+    for r in range(rows):
+        axes[r, 0].imshow(shown[r])
+        axes[r, 0].set_title(f"image\ntrue: {classes[labels[r]]}", fontsize=10)
+        for c, (title, cams, preds, confs) in enumerate(columns, start=1):
+            mask = _upscale(cams[r][None, None].float(), upscale, "bilinear")[0, 0].numpy()
+            axes[r, c].imshow(show_cam_on_image(shown[r].astype(np.float32), mask, use_rgb=True))
+            pred = int(preds[r])
+            axes[r, c].set_title(f"{title}\n{classes[pred]} ({100 * float(confs[r]):.0f}%)", fontsize=10,
+                                 color=CORRECT if pred == labels[r] else WRONG)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig
+
+
+def comparison_figure(images_uint8, labels, classes, columns, path, upscale=128, dpi=200):
+    """build_figure(...) saved atomically to `path`; returns the figure."""
+    fig = build_figure(images_uint8, labels, classes, columns, upscale)
+    save_figure(fig, path, dpi=dpi)
+    return fig
