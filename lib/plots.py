@@ -1,0 +1,116 @@
+"""Figures (PNG, matplotlib/seaborn, written atomically) and the plot data behind them.
+
+Sweep results are those of lib.sensitivity: {"baseline": {"accuracy", "loss"},
+"records": [{"layer", "level", "accuracy", "loss"}, ...]}; accuracies in percent.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from lib.io import save_figure  # noqa: E402
+
+
+def _layers_and_levels(results):
+    records = results["records"]
+    return list(dict.fromkeys(r["layer"] for r in records)), sorted({r["level"] for r in records})
+
+
+def records_to_rows(results):
+    """Tidy rows {"layer", "level", "accuracy", "loss", "drop"} (drop in points from the baseline)."""
+    baseline = results["baseline"]["accuracy"]
+    return [{**r, "drop": baseline - r["accuracy"]} for r in results["records"]]
+
+
+def accuracy_by_level(results):
+    """Wide rows [{"level": s, "conv1": accuracy, ...}], one per level: a DVC plot with x = level
+    and y = the layer names draws one line per layer."""
+    layers, levels = _layers_and_levels(results)
+    accuracy = {(r["layer"], r["level"]): r["accuracy"] for r in results["records"]}
+    return [{"level": s, **{name: accuracy[name, s] for name in layers if (name, s) in accuracy}} for s in levels]
+
+
+def _flat(values):
+    """A float64 numpy vector from a tensor (any device, with or without grad) or an array."""
+    values = values.detach().cpu() if hasattr(values, "detach") else values
+    return np.asarray(values, dtype=np.float64).ravel()
+
+
+def _save(fig, path):
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def sensitivity_lines(results, path, xlabel="sparsity", title="Per-layer pruning sensitivity"):
+    """Accuracy against level, one line per layer, the unpruned accuracy dashed."""
+    layers, _ = _layers_and_levels(results)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in layers:
+        points = sorted((r["level"], r["accuracy"]) for r in results["records"] if r["layer"] == name)
+        ax.plot(*zip(*points), marker="o", label=name)
+    ax.axhline(results["baseline"]["accuracy"], color="black", linestyle="--", label="unpruned")
+    ax.set(xlabel=xlabel, ylabel="validation accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=2, fontsize="small")
+    _save(fig, path)
+
+
+def weight_histograms(before, after, path, title):
+    """Histograms of one layer's weights before and after pruning: the nonzero weights as bars,
+    the exact zeros as a separate red bar at 0 with their count (log scale so both show)."""
+    before, after = _flat(before), _flat(after)
+    bins = np.linspace(before.min(), before.max(), 81)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
+    for ax, w, label in zip(axes, (before, after), ("before pruning", "after pruning")):
+        zeros = int((w == 0).sum())
+        ax.hist(w[w != 0], bins=bins, color="tab:blue", label="nonzero weights")
+        ax.bar(0, zeros, width=bins[1] - bins[0], color="tab:red",
+               label=f"exact zeros: {zeros} ({100 * zeros / w.size:.1f}%)")
+        ax.set(title=label, xlabel="weight value", yscale="log")
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("count")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
+def sensitivity_heatmap(results, path, xlabel="fraction of filters removed",
+                        title="Accuracy drop (points) per layer and pruning level"):
+    """Layers x levels, colour and annotation = accuracy drop in points from the baseline."""
+    layers, levels = _layers_and_levels(results)
+    drop = {(r["layer"], r["level"]): r["drop"] for r in records_to_rows(results)}
+    table = np.array([[drop.get((name, s), np.nan) for s in levels] for name in layers])
+    fig, ax = plt.subplots(figsize=(1.0 * len(levels) + 2, 0.5 * len(layers) + 1.5))
+    sns.heatmap(table, ax=ax, annot=True, fmt=".1f", cmap="RdBu_r", center=0,
+                xticklabels=[f"{s:g}" for s in levels], yticklabels=layers,
+                cbar_kws={"label": "accuracy drop (points)"})
+    ax.set(xlabel=xlabel, ylabel="layer", title=title)
+    ax.tick_params(axis="y", labelrotation=0)
+    _save(fig, path)
+
+
+def filter_norms_figure(norms, removed_indices, before_weights, after_weights, path, layer):
+    """Left: the layer's filter L1 norms sorted, the removed ones in red. Right: the distribution of
+    its weights before and after removing those filters."""
+    norms = _flat(norms)
+    removed = np.zeros(len(norms), dtype=bool)
+    removed[list(removed_indices)] = True
+    order = np.argsort(norms, kind="stable")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    left.bar(np.arange(len(norms)), norms[order], width=1.0,
+             color=np.where(removed[order], "tab:red", "tab:blue"))
+    left.set(xlabel="filter (sorted by L1 norm)", ylabel="L1 norm", title=f"{layer}: filter L1 norms")
+    left.legend(handles=[Patch(color="tab:red", label=f"removed ({removed.sum()})"),
+                         Patch(color="tab:blue", label=f"kept ({(~removed).sum()})")])
+    before, after = _flat(before_weights), _flat(after_weights)
+    bins = np.linspace(before.min(), before.max(), 81)
+    right.hist(before, bins=bins, alpha=0.5, label=f"before ({before.size} weights)")
+    right.hist(after, bins=bins, alpha=0.5, label=f"after ({after.size} weights)")
+    right.set(xlabel="weight value", ylabel="count", title=f"{layer}: weights before / after removal")
+    right.tick_params(axis="x", labelrotation=30)
+    right.legend()
+    _save(fig, path)
