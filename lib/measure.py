@@ -68,3 +68,24 @@ def measure(model, checkpoint_path, val, test, device, cfg):
         "macs": macs(model),
         **timing(model, cfg),
     }
+
+
+def with_speedup(metrics, baseline, cfg):
+    """`metrics` plus the baseline model's timing measured now, in the same process, and the ratios."""
+    base = timing(baseline, cfg)
+    return {**metrics, "baseline_latency_ms": base["latency_ms"], "baseline_throughput_ips": base["throughput_ips"],
+            "latency_speedup": base["latency_ms"] / metrics["latency_ms"],
+            "throughput_speedup": metrics["throughput_ips"] / base["throughput_ips"]}
+
+
+def relative_to(metrics, base):
+    """Compression and accuracy drop of a variant against the baseline's metrics. The compression
+    ratio is the baseline's parameters over this model's nonzero parameters, so it means the same
+    for a masked (unstructured) and a physically smaller (structured) model."""
+    return {
+        "compression_ratio": base["params"] / metrics["nonzero_params"],
+        "params_reduction": 1 - metrics["params"] / base["params"],
+        "macs_reduction": 1 - metrics["macs"] / base["macs"],
+        "val_accuracy_drop": base["val_accuracy"] - metrics["val_accuracy"],
+        "test_accuracy_drop": base["test_accuracy"] - metrics["test_accuracy"],
+    }

@@ -4,6 +4,7 @@ Batches are cut from uint8 tensors already on the device, normalised and augment
 bf16 autocast on CUDA. Accuracies are in percent."""
 import torch
 from torch import nn
+from dvclive import Live
 from tqdm import tqdm
 
 from lib.data import batches
@@ -50,10 +51,11 @@ def evaluate(model, split, batch_size, device):
     return {"loss": total_loss.item() / n, "accuracy": 100 * correct.item() / n}
 
 
-def fit(model, train, val, hp, device, seed, log=None):
+def fit(model, train, val, hp, device, seed, live_dir=None):
     """SGD (momentum, weight decay) with a one-cycle or cosine schedule for hp["epochs"] epochs.
-    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment.
-    Calls log(epoch, metrics) after each epoch; returns the list of per-epoch metrics."""
+    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment. With `live_dir`,
+    the per-epoch metrics are logged there with dvclive (train/loss.tsv, val/accuracy.tsv, ...).
+    Returns the list of per-epoch metrics."""
     batch_size = min(hp["batch_size"], len(train["labels"]))
     steps = hp["epochs"] * (len(train["labels"]) // batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
@@ -64,12 +66,35 @@ def fit(model, train, val, hp, device, seed, log=None):
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     generator = torch.Generator().manual_seed(seed)
     history = []
-    for epoch in (bar := tqdm(range(hp["epochs"]), desc="epochs")):
+    live = Live(live_dir, save_dvc_exp=False, dvcyaml=None) if live_dir else None
+    for _ in (bar := tqdm(range(hp["epochs"]), desc="epochs")):
         metrics = {f"train_{k}": v for k, v in
                    train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"]).items()}
         metrics.update({f"val_{k}": v for k, v in evaluate(model, val, 2 * batch_size, device).items()})
         history.append(metrics)
         bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", val_acc=f"{metrics['val_accuracy']:.2f}")
-        if log:
-            log(epoch, metrics)
+        if live:
+            for key, value in metrics.items():
+                live.log_metric(key.replace("_", "/", 1), value)  # train_loss -> train/loss
+            live.next_step()
+    if live:
+        live.end()
     return history
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model, split, num_batches, batch_size, generator):
+    """Re-estimate batch-norm running statistics from `num_batches` training batches (train mode,
+    no gradient, cumulative average): useful after filters were removed. Returns the model."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the recalibration batches
+    model.train()
+    for i, (x, _) in enumerate(batches(split["images"], split["labels"], batch_size, generator, True)):
+        if i == num_batches:
+            break
+        model(x)
+    for m in norms:
+        m.momentum = 0.1  # torchvision's default, for any later training
+    return model.eval()

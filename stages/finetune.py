@@ -2,8 +2,6 @@
 weights) -> models/vgg11_cifar10_finetuned.pth and reports/metrics/finetune.json."""
 import argparse
 
-from dvclive import Live
-
 from lib import config, models, runtime
 from lib.data import load_split
 from lib.errors import run
@@ -28,12 +26,7 @@ def main():
     if params["finetune"]["pretrained"]:
         models.load_imagenet_weights(model, arch)
     model.to(device)
-    with Live(args.live, save_dvc_exp=False, dvcyaml=None) as live:
-        def log(epoch, metrics):
-            for key, value in metrics.items():
-                live.log_metric(key.replace("_", "/", 1), value)
-            live.next_step()
-        fit(model, train, val, params["finetune"], device, params["seed"], log)
+    fit(model, train, val, params["finetune"], device, params["seed"], args.live)
 
     models.save_checkpoint(args.model, model, arch, classes=train["classes"])
     metrics = measure(model, args.model, val, test, device, params["measure"])

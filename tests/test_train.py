@@ -9,7 +9,7 @@ HP = {"epochs": 3, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay"
       "schedule": "onecycle", "augment": False}
 
 
-def test_fit_learns_a_learnable_task(small_arch):
+def test_fit_learns_a_learnable_task(small_arch, tmp_path):
     """Class = which image quadrant is bright: a few epochs must beat chance clearly."""
     torch.manual_seed(0)
     split = make_split(128, classes=4)
@@ -17,10 +17,10 @@ def test_fit_learns_a_learnable_task(small_arch):
     for i, c in enumerate(split["labels"].tolist()):
         split["images"][i, :, (c // 2) * 16:(c // 2) * 16 + 16, (c % 2) * 16:(c % 2) * 16 + 16] = 255
     model = models.build({**small_arch, "num_classes": 4})
-    logged = []
-    history = train.fit(model, split, split, {**HP, "epochs": 6}, torch.device("cpu"), 0,
-                        lambda e, m: logged.append(e))
-    assert logged == list(range(6)) and len(history) == 6
+    history = train.fit(model, split, split, {**HP, "epochs": 6}, torch.device("cpu"), 0, str(tmp_path / "live"))
+    assert len(history) == 6
+    logged = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
+    assert logged[0].split("\t") == ["step", "loss"] and len(logged) == 7  # header + one row per epoch
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert train.evaluate(model, split, 64, torch.device("cpu"))["accuracy"] > 60
 

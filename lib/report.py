@@ -1,0 +1,82 @@
+"""The comparison report: every variant's metrics in one markdown table and one figure of accuracy
+against size and against MACs."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from lib.errors import UserError  # noqa: E402
+from lib.io import load_json, save_figure  # noqa: E402
+
+COLUMNS = [  # (header, key in the row, format)
+    ("variant", "variant", "{}"),
+    ("test acc. (%)", "test_accuracy", "{:.2f}"),
+    ("drop (points)", "test_accuracy_drop", "{:+.2f}"),
+    ("parameters", "params", "{:,}"),
+    ("nonzero", "nonzero_params", "{:,}"),
+    ("size on disk (MB)", "size_mb", "{:.2f}"),
+    ("sparse export (MB)", "sparse_mb", "{:.2f}"),
+    ("MACs (M)", "macs_m", "{:.1f}"),
+    ("latency (ms)", "latency_ms", "{:.2f}"),
+    ("speedup", "latency_speedup", "{:.2f}x"),
+    ("CAM correlation", "cam_correlation_mean", "{:.3f}"),
+    ("top-k IoU", "topk_iou_mean", "{:.3f}"),
+    ("same prediction", "prediction_agreement", "{:.3f}"),
+]
+
+
+def load_metrics(paths):
+    """{variant: metrics dict}; a missing file is an error naming it and the stage that writes it."""
+    out = {}
+    for variant, path in paths.items():
+        if not os.path.isfile(path):
+            raise UserError(f"metrics file {path} for variant '{variant}' is missing; run the stage that writes "
+                            "it first (dvc repro), or check the path given to the compare stage")
+        out[variant] = load_json(path)
+    return out
+
+
+def rows(metrics, agreement):
+    """One row per variant (the first is the baseline) with the table's keys; `agreement` is
+    gradcam.json, keyed by variant."""
+    base = next(iter(metrics.values()))
+    table = []
+    for variant, m in metrics.items():
+        row = {**m, "variant": variant, "size_mb": m["size_bytes"] / 1e6, "macs_m": m["macs"] / 1e6,
+               "test_accuracy_drop": base["test_accuracy"] - m["test_accuracy"],
+               "latency_speedup": m.get("latency_speedup", 1.0), **agreement.get(variant, {})}
+        if "sparse_size_bytes" in m:
+            row["sparse_mb"] = m["sparse_size_bytes"] / 1e6
+        table.append(row)
+    return table
+
+
+def markdown(table):
+    lines = ["| " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in table:
+        cells = [fmt.format(row[key]) if key in row else "-" for _, key, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(table, path):
+    """Test accuracy against size on disk (the sparse export where there is one) and against MACs,
+    one marker per variant."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, label in ((axes[0], "size on disk (MB)"), (axes[1], "MACs per image (M)")):
+        for row in table:
+            x = row["macs_m"] if ax is axes[1] else row.get("sparse_mb", row["size_mb"])
+            ax.scatter(x, row["test_accuracy"], s=80, label=row["variant"])
+            ax.annotate(row["variant"], (x, row["test_accuracy"]), textcoords="offset points",
+                        xytext=(6, 4), fontsize="small")
+        ax.set(xlabel=label, xscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[1].legend(fontsize="small")
+    fig.suptitle("Accuracy against size and compute, per model variant")
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,50 @@
+"""structured_sensitivity: each conv layer of the baseline alone, its lowest-L1 filters removed at each
+ratio, accuracy on the validation split -> results (a DVC plot), a heatmap of the accuracy drop,
+and one layer's filter norms and weight distribution before/after removal."""
+import argparse
+
+from lib import config, models, plots, runtime
+from lib.data import load_split
+from lib.errors import run
+from lib.io import save_json
+from lib.pruning import filter_norms, filters_to_keep, mask_filters
+from lib.sensitivity import sweep
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default="data")
+    parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
+    parser.add_argument("--results", default="reports/structured_sensitivity_results.json")
+    parser.add_argument("--plot-data", default="reports/plots/structured_sensitivity.json")
+    parser.add_argument("--heatmap", default="reports/structured_sensitivity_heatmap.png")
+    parser.add_argument("--figure", default="reports/structured_filter_norms.png")
+    args = parser.parse_args()
+    params = config.load("seed", "device", "structured_sensitivity", "measure")
+    p = params["structured_sensitivity"]
+    device = runtime.setup(params["seed"], params["device"])
+    val = load_split(f"{args.data}/val.pt", device)
+    model, _ = models.load_checkpoint(args.model, device)
+
+    # Zeroing a filter (and its batch-norm scale and shift) is exactly removing it (tests/test_pruning.py
+    # checks that against the physically smaller model), and needs no rebuild per level.
+    results = sweep(model, models.layer_names(model), p["ratios"], lambda m, layer, r: mask_filters(m, {layer: r}),
+                    val["images"], val["labels"], params["measure"]["batch_size"], device)
+    save_json(results, args.results)
+    save_json(plots.accuracy_by_level(results), args.plot_data)
+    plots.sensitivity_heatmap(results, args.heatmap, title="Structured L1 filter pruning: validation accuracy "
+                              "drop (points) per layer and fraction of filters removed")
+
+    layer, ratio = p["figure_layer"], p["figure_ratio"]
+    conv = models.layer(model, layer)
+    kept = filters_to_keep(model, {layer: ratio})[layer]
+    removed = sorted(set(range(conv.out_channels)) - set(kept))
+    plots.filter_norms_figure(filter_norms(conv), removed, conv.weight, conv.weight[kept], args.figure, layer)
+
+    print(f"baseline validation accuracy {results['baseline']['accuracy']:.2f}%")
+    for r in plots.records_to_rows(results):
+        print(f"{r['layer']:6s} ratio {r['level']:.2f}: {r['accuracy']:6.2f}% (drop {r['drop']:.2f})")
+
+
+if __name__ == "__main__":
+    run(main)

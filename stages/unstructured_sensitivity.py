@@ -1,0 +1,48 @@
+"""unstructured_sensitivity: each layer of the baseline alone, L1-magnitude pruned at each sparsity,
+accuracy on the validation split -> cached results, a DVC plot, a line plot, conv1 histograms."""
+import argparse
+import copy
+
+from lib import config, models, plots, runtime
+from lib.data import load_split
+from lib.errors import run
+from lib.io import save_json, save_torch
+from lib.pruning import apply_unstructured
+from lib.sensitivity import sweep
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default="data")
+    parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
+    parser.add_argument("--results", default="reports/unstructured_sensitivity_results.pth")
+    parser.add_argument("--plot-data", default="reports/plots/unstructured_sensitivity.json")
+    parser.add_argument("--figure", default="reports/unstructured_sensitivity.png")
+    parser.add_argument("--histogram", default="reports/unstructured_conv1_histogram.png")
+    args = parser.parse_args()
+    params = config.load("seed", "device", "unstructured_sensitivity", "measure")
+    p = params["unstructured_sensitivity"]
+    device = runtime.setup(params["seed"], params["device"])
+    val = load_split(f"{args.data}/val.pt", device)
+    model, _ = models.load_checkpoint(args.model, device)
+
+    layers = models.layer_names(model, p["include_linear"])
+    results = sweep(model, layers, p["sparsities"], lambda m, layer, s: apply_unstructured(m, {layer: s}),
+                    val["images"], val["labels"], params["measure"]["batch_size"], device)
+    save_torch(results, args.results)
+    save_json(plots.accuracy_by_level(results), args.plot_data)
+    plots.sensitivity_lines(results, args.figure, "sparsity (fraction of the layer's weights zeroed)",
+                            "Unstructured L1 pruning: per-layer sensitivity (validation)")
+
+    s = p["histogram_sparsity"]
+    pruned = apply_unstructured(copy.deepcopy(model), {"conv1": s})
+    plots.weight_histograms(models.layer(model, "conv1").weight, models.layer(pruned, "conv1").weight,
+                            args.histogram, f"conv1 weights before / after L1 unstructured pruning at sparsity {s}")
+
+    print(f"baseline validation accuracy {results['baseline']['accuracy']:.2f}%")
+    for r in results["records"]:
+        print(f"{r['layer']:6s} sparsity {r['level']:.2f}: {r['accuracy']:6.2f}%")
+
+
+if __name__ == "__main__":
+    run(main)
