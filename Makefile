@@ -8,9 +8,8 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 
 # The demo: the full pipeline, with params overridden for the bundled digits data and a CPU budget.
-DEMO_PARAMS := -S data.source=digits -S data.val_size=200 \
-	-S finetune.epochs=8 -S finetune.lr=0.05 -S finetune.batch_size=64 \
-	-S measure.latency_runs=20 -S measure.throughput_runs=2 -S measure.throughput_batch=128
+DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=15 \
+	-S unstructured_prune.finetune_epochs=2
 
 .PHONY: setup test demo bench
 setup: $(VENV)/.installed

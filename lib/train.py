@@ -22,7 +22,9 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
-    for x, y in batches(split["images"], split["labels"], batch_size, generator, True, use_augment):
+    steps = len(split["labels"]) // batch_size
+    for x, y in tqdm(batches(split["images"], split["labels"], batch_size, generator, True, use_augment),
+                     total=steps, desc="batches", leave=False):
         with _autocast(device):
             out = model(x)
             loss = loss_fn(out, y)

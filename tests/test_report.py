@@ -1,0 +1,43 @@
+import json
+
+import pytest
+
+from lib import report
+from lib.errors import UserError
+
+BASE = {"val_accuracy": 90.0, "test_accuracy": 89.0, "test_loss": 0.4, "params": 1000, "nonzero_params": 1000,
+        "size_bytes": 4_000_000, "macs": 2_000_000, "latency_ms": 2.0, "throughput_ips": 500.0}
+
+
+def write_metrics(folder, variants):
+    paths = {}
+    for name, metrics in variants.items():
+        paths[name] = folder / f"{name}.json"
+        paths[name].write_text(json.dumps(metrics))
+    return {k: str(v) for k, v in paths.items()}
+
+
+def test_missing_metrics_file_is_a_clear_error(tmp_path):
+    paths = write_metrics(tmp_path, {"original": BASE})
+    paths["unstructured"] = str(tmp_path / "unstructured.json")
+    with pytest.raises(UserError, match=r"unstructured\.json for variant 'unstructured' is missing"):
+        report.load_metrics(paths)
+
+
+def test_table_rows_and_figure(tmp_path):
+    pruned = {**BASE, "test_accuracy": 87.5, "nonzero_params": 100, "sparse_size_bytes": 800_000,
+              "latency_speedup": 1.01}
+    small = {**BASE, "test_accuracy": 88.0, "params": 300, "nonzero_params": 300, "size_bytes": 1_200_000,
+             "macs": 700_000, "latency_speedup": 2.5}
+    metrics = report.load_metrics(write_metrics(tmp_path, {"original": BASE, "unstructured": pruned,
+                                                          "structured": small}))
+    agreement = {"unstructured": {"cam_correlation_mean": 0.9, "topk_iou_mean": 0.8, "prediction_agreement": 0.95}}
+    table = report.rows(metrics, agreement)
+    assert [r["test_accuracy_drop"] for r in table] == [0.0, 1.5, 1.0]
+    text = report.markdown(table)
+    lines = text.strip().splitlines()
+    assert len(lines) == 2 + 3 and all(line.count("|") == len(report.COLUMNS) + 1 for line in lines)
+    assert "| unstructured | 87.50 | +1.50 | 1,000 | 100 | 4.00 | 0.80 |" in text
+    assert "0.900" in lines[3] and lines[4].endswith("| - | - | - |")  # no agreement for 'structured'
+    report.figure(table, str(tmp_path / "comparison.png"))
+    assert (tmp_path / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
