@@ -5,6 +5,7 @@ import os
 import torch
 
 from lib.errors import UserError
+from lib.io import load_torch
 
 # CIFAR-10 channel statistics, used for every source so a model's input convention is fixed.
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -34,7 +35,14 @@ def load_split(path, device="cpu"):
     """{'images': uint8 NCHW, 'labels': int64, 'classes': [str]} from a file of the download stage."""
     if not os.path.isfile(path):
         raise UserError(f"data split {path} does not exist; run the download stage first (dvc repro download)")
-    split = torch.load(path, map_location="cpu", weights_only=True)
+    split = load_torch(path, "data split")
+    ok = (isinstance(split, dict) and isinstance(split.get("images"), torch.Tensor)
+          and isinstance(split.get("labels"), torch.Tensor) and isinstance(split.get("classes"), list)
+          and split["images"].dtype == torch.uint8 and split["images"].dim() == 4 and split["images"].shape[1] == 3
+          and split["labels"].shape == split["images"].shape[:1])
+    if not ok:
+        raise UserError(f"{path} is not a data split of this project: expected a dict with 'images' (uint8, "
+                        "N x 3 x H x W), 'labels' (N) and 'classes' (a list of names), as the download stage writes")
     return {**split, "images": split["images"].to(device), "labels": split["labels"].to(device)}
 
 

@@ -1,11 +1,18 @@
 """Atomic writes: every artifact goes to a temporary name in its folder and is renamed into place,
-so an interrupted stage never leaves a half-written file at an output path."""
+so an interrupted stage never leaves a half-written file at an output path. Safe reads: tensors and
+plain data only (torch.load(weights_only=True)); a missing or damaged file is a UserError naming it."""
 import contextlib
 import json
 import os
+import re
 import tempfile
 
 import torch
+
+from lib.errors import UserError
+
+_UMASK = os.umask(0o022)  # read the process umask (os.umask can only set it) and put it back
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -18,6 +25,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give outputs the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -25,8 +33,10 @@ def atomic_path(path):
 
 
 def save_torch(obj, path):
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    # Through a file object: given a file name, torch.save names the zip's root folder after it (here
+    # the random temporary name), so the same tensors would give different bytes on every run.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def save_json(obj, path):
@@ -45,6 +55,38 @@ def save_figure(fig, path, dpi=150):
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
 
 
-def load_json(path):
-    with open(path) as f:
-        return json.load(f)
+def _require(path, what):
+    if not os.path.isfile(path):
+        raise UserError(f"{what} {path} does not exist; run the stage that writes it (dvc repro) or fetch it "
+                        "from the remote (dvc pull)")
+
+
+def load_json(path, what="file"):
+    _require(path, what)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (ValueError, OSError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise UserError(f"cannot read {what} {path}: it is not valid JSON ({err}); regenerate it with the stage "
+                        "that writes it (dvc repro)") from err
+
+
+def load_torch(path, what="file"):
+    """torch.load(path, weights_only=True) on the CPU: tensors, dicts, lists, numbers and strings only.
+    A file holding pickled Python objects (which could run code on load) is refused."""
+    _require(path, what)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a damaged file raises many types: RuntimeError, EOFError, KeyError, struct.error...
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        pickled = re.search(r"GLOBAL (\S+)", str(err))
+        if pickled:
+            raise UserError(f"refusing to load {what} {path}: it holds pickled Python objects ({pickled[1]}), "
+                            "which could run code on load; this project's files hold only tensors and plain data "
+                            "(dicts, lists, numbers, strings). Regenerate it (dvc repro) or fetch it (dvc pull); "
+                            "never load it with weights_only=False") from err
+        # torch wraps its reason in advice that does not apply here (weights_only=False...): keep its first sentence
+        reason = lines[-2] if "Weights only load failed" in str(err) and len(lines) > 2 else "".join(lines[:1])
+        detail = type(err).__name__ + (f": {reason.split('. ')[0][:200]}" if reason else "")
+        raise UserError(f"cannot read {what} {path}: the file is truncated, corrupt or not a PyTorch file of plain "
+                        f"data ({detail}); regenerate it (dvc repro) or fetch it (dvc pull)") from err

@@ -9,7 +9,12 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from lib.errors import UserError
+from lib.io import load_json
 from lib.train import evaluate
+
+KEYS = ("val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs",
+        "latency_ms", "throughput_ips")  # what measure() reports for every variant
 
 
 def count_params(model):
@@ -68,6 +73,16 @@ def measure(model, checkpoint_path, val, test, device, cfg):
         "macs": macs(model),
         **timing(model, cfg),
     }
+
+
+def read_metrics(path, keys=KEYS):
+    """A metrics JSON file, checked for `keys` (by default those of measure()) before any work uses it."""
+    metrics = load_json(path, "metrics file")
+    missing = [k for k in keys if k not in metrics] if isinstance(metrics, dict) else list(keys)
+    if missing:
+        raise UserError(f"metrics file {path} lacks {', '.join(missing)}; expected a JSON object with "
+                        f"{', '.join(keys)}, as the stage that writes it produces (dvc repro)")
+    return metrics
 
 
 def with_speedup(metrics, baseline, cfg):

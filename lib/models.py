@@ -9,16 +9,13 @@ so a pruned model (fewer filters) is built by the same code as the original, and
 Layers have architecture-independent names: conv1..conv8 for the convolutions, fc1..fc3 for the
 `imagenet` head's Linear layers (fc1 for the `cifar` head's single Linear).
 """
-import os
-import pickle
-
 import torch
 import torchvision
 from torch import nn
 from torchvision.models.vgg import VGG, make_layers
 
 from lib.errors import UserError
-from lib.io import save_torch
+from lib.io import load_torch, save_torch
 
 ARCHS = {"vgg11": False, "vgg11_bn": True}  # name -> batch norm
 HEADS = ("cifar", "imagenet")
@@ -104,30 +101,47 @@ def save_checkpoint(path, model, arch, **extra):
 
 
 def read_checkpoint(path):
-    """torch.load(weights_only=True) with errors that name the file and the problem."""
-    if not os.path.isfile(path):
-        raise UserError(f"checkpoint {path} does not exist; run the stage that produces it (dvc repro) "
-                        "or fetch it from the remote (dvc pull)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise UserError(f"refusing to load {path}: it holds pickled Python objects, which could run code "
-                        f"on load; a checkpoint of this project holds only tensors and plain data ({err})") from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise UserError(f"cannot read checkpoint {path}: the file is truncated or not a PyTorch file ({err})") from err
+    """The checkpoint dict at `path`, loaded as plain data (lib.io.load_torch) and checked for its keys."""
+    ckpt = load_torch(path, "checkpoint")
     if not isinstance(ckpt, dict) or not {"architecture", "state_dict"} <= set(ckpt):
-        raise UserError(f"{path} is not a checkpoint of this project: expected a dict with 'architecture' "
-                        "and 'state_dict'")
+        found = type(ckpt).__name__
+        if isinstance(ckpt, dict):
+            found = "a dict with keys " + ", ".join(map(str, list(ckpt)[:5])) + (", ..." if len(ckpt) > 5 else "")
+        raise UserError(f"{path} is not a checkpoint of this project: it holds {found}; expected a dict with "
+                        "'architecture' and 'state_dict' (written by lib.models.save_checkpoint)")
     return ckpt
+
+
+def _architecture_problem(arch):
+    """None if `arch` is an architecture dict build() accepts, else what is wrong with it."""
+    if not isinstance(arch, dict):
+        return f"it is {type(arch).__name__}, not a dict"
+    filters = arch.get("filters")
+    if arch.get("arch") not in ARCHS or arch.get("head") not in HEADS:
+        return f"arch must be one of {', '.join(ARCHS)} and head one of {', '.join(HEADS)}"
+    if not (isinstance(filters, list) and len(filters) == len(VGG11_FILTERS)
+            and all(isinstance(f, int) and f > 0 for f in filters)):
+        return f"filters must be {len(VGG11_FILTERS)} positive integers"
+    if not (isinstance(arch.get("num_classes"), int) and arch["num_classes"] > 0):
+        return "num_classes must be a positive integer"
+    return None
 
 
 def load_checkpoint(path, device="cpu"):
     """(model in eval mode on `device`, checkpoint dict) from a checkpoint file alone."""
     ckpt = read_checkpoint(path)
     arch = ckpt["architecture"]
+    problem = _architecture_problem(arch)
+    if problem:
+        raise UserError(f"checkpoint {path} has an invalid architecture {arch!r}: {problem}")
     try:
         model = build(arch)
         model.load_state_dict(ckpt["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as err:
-        raise UserError(f"checkpoint {path} does not match its architecture {arch}: {err}") from err
+    except (KeyError, TypeError, RuntimeError, ValueError) as err:
+        # load_state_dict lists every mismatching tensor on its own line: show the first
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        first = (lines[1] if len(lines) > 1 else "".join(lines[:1])).rstrip(".")
+        more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
+        raise UserError(f"checkpoint {path} does not match its architecture {arch}: {first[:300]}{more}; its "
+                        "state_dict must hold the tensors of exactly that architecture") from err
     return model.to(device).eval(), ckpt

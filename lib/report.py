@@ -8,7 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from lib.errors import UserError  # noqa: E402
-from lib.io import load_json, save_figure  # noqa: E402
+from lib.io import save_figure  # noqa: E402
+from lib.measure import KEYS, read_metrics  # noqa: E402
 
 COLUMNS = [  # (header, key in the row, format)
     ("variant", "variant", "{}"),
@@ -27,14 +28,14 @@ COLUMNS = [  # (header, key in the row, format)
 ]
 
 
-def load_metrics(paths):
-    """{variant: metrics dict}; a missing file is an error naming it and the stage that writes it."""
+def load_metrics(paths, keys=KEYS):
+    """{variant: metrics dict} holding `keys`; a missing file is an error naming it and the stage that writes it."""
     out = {}
     for variant, path in paths.items():
         if not os.path.isfile(path):
             raise UserError(f"metrics file {path} for variant '{variant}' is missing; run the stage that writes "
                             "it first (dvc repro), or check the path given to the compare stage")
-        out[variant] = load_json(path)
+        out[variant] = read_metrics(path, keys)
     return out
 
 

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from lib import models
 from lib.data import batches
 from lib.errors import UserError
+from lib.io import load_json, load_torch
 
 
 def _score(outputs):
@@ -115,6 +116,20 @@ def levels_from_params(setting, budget, results, layers, key):
         return choose_levels(results, budget)
     unknown = [name for name in setting if name not in layers]
     if unknown:
-        raise UserError(f"params.yaml: {key} names layer '{unknown[0]}', which this model does not have; "
+        raise UserError(f"params.yaml: {key} names layer '{unknown[0]}', which is not a layer it can prune; "
                         f"allowed: {', '.join(layers)}")
     return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in setting.items()}}
+
+
+def read_results(path):
+    """A sweep's results from `path` (.pth as written by unstructured_sensitivity, else JSON), checked."""
+    load = load_torch if path.endswith(".pth") else load_json
+    results = load(path, "sensitivity results")
+    ok = (isinstance(results, dict) and isinstance(results.get("baseline"), dict) and "accuracy" in results["baseline"]
+          and isinstance(results.get("records"), list)
+          and all(isinstance(r, dict) and {"layer", "level", "accuracy"} <= set(r) for r in results["records"]))
+    if not ok:
+        raise UserError(f"{path} is not a sensitivity results file of this project: expected {{'baseline': "
+                        "{'accuracy', 'loss'}, 'records': [{'layer', 'level', 'accuracy', 'loss'}, ...]}, as the "
+                        "sensitivity stages write")
+    return results

@@ -2,8 +2,11 @@
 image-folder tree) and scikit-learn's bundled digits (offline). `read` returns one plain dict:
 {"train_images": uint8 NCHW, "train_labels": int64, "test_images", "test_labels",
  "classes": [names, index = label], "origin": what was read, "checksum": "sha256:<hex>"}."""
+import bz2
 import contextlib
+import gzip
 import hashlib
+import lzma
 import os
 import posixpath
 import tarfile
@@ -66,9 +69,12 @@ def _local(path):
         return _image_tree(files, path, f"CIFAR-10 image folders in {path}", None)
     if _first_member(path).split("/")[0] == CIFAR10.base_folder:
         return _official_archive(path)
-    with _reading(path), tarfile.open(path, "r|*") as tar:  # stream: members in order, nothing on disk
-        files = {posixpath.normpath(m.name): tar.extractfile(m).read() for m in tar
+    with _reading(path), _tar_stream(path) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+        files = {posixpath.normpath(m.name): tar.extractfile(m).read() for m in tar  # in order, nothing on disk
                  if m.isfile() and _is_image(Path(m.name))}
+        stream.read()  # to the end: gzip, bz2 and xz check their end marker and checksum there
+        if stream.tell() - tar.offset < 2 * tarfile.BLOCKSIZE:  # tarfile takes a cut archive for a shorter one
+            raise tarfile.ReadError("the archive ends before its end-of-archive marker")
     return _image_tree(files, path, f"CIFAR-10 image folders in the archive {path}", _sha256_file(path))
 
 
@@ -176,9 +182,19 @@ def _reading(path):
     """A truncated or corrupt archive becomes a UserError naming the file."""
     try:
         yield
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
         raise UserError(f"data.local_path {path}: cannot read the archive, it is truncated, corrupt or not a "
                         f"tar archive ({type(err).__name__}: {err}). Accepted: {ACCEPTED}.") from err
+
+
+def _tar_stream(path):
+    """The archive's tar bytes as a file: gzip, bz2 and xz decompressed by their own modules."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    for prefix, module in ((b"\x1f\x8b", gzip), (b"BZh", bz2), (b"\xfd7zXZ\x00", lzma)):
+        if magic.startswith(prefix):
+            return module.open(path, "rb")
+    return open(path, "rb")
 
 
 def _first_member(path):

@@ -16,7 +16,7 @@ def main():
     variants = {"original": "finetune", "unstructured": "unstructured",
                 "structured": "structured_pruned", "structured_finetuned": "structured_finetuned"}
     metrics = report.load_metrics({v: f"{args.metrics_dir}/{name}.json" for v, name in variants.items()})
-    agreement = report.load_metrics({"gradcam": f"{args.metrics_dir}/gradcam.json"})["gradcam"]
+    agreement = report.load_metrics({"gradcam": f"{args.metrics_dir}/gradcam.json"}, keys=["images"])["gradcam"]
     table = report.rows(metrics, agreement)
     text = report.markdown(table)
     save_text("# Model variants compared\n\nTest split; drop in points against the original; attention agreement "

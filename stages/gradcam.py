@@ -37,10 +37,10 @@ def main():
     images, labels = test["images"][idx], test["labels"][idx]
     targets = labels if p["target"] == "true" else None
     variants = VARIANTS if p["include_unfinetuned"] else {k: v for k, v in VARIANTS.items() if v != "structured"}
-    cams = {}
-    for title, option in variants.items():
-        model, _ = models.load_checkpoint(getattr(args, option), device)
-        cams[title] = gradcam.compute_cams(model, p["target_layer"], images, targets, device)
+    loaded = {title: models.load_checkpoint(getattr(args, option), device)[0]  # all checked before any work
+              for title, option in variants.items()}
+    cams = {title: gradcam.compute_cams(model, p["target_layer"], images, targets, device)
+            for title, model in loaded.items()}
 
     rows = min(p["num_images"], n)
     gradcam.comparison_figure(images[:rows], labels[:rows], test["classes"],

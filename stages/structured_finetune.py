@@ -5,8 +5,8 @@ import argparse
 from lib import config, models, runtime
 from lib.data import load_split
 from lib.errors import run
-from lib.io import load_json, save_json
-from lib.measure import measure, relative_to, with_speedup
+from lib.io import save_json
+from lib.measure import measure, read_metrics, relative_to, with_speedup
 from lib.train import fit
 
 
@@ -26,12 +26,13 @@ def main():
     train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
     model, ckpt = models.load_checkpoint(args.model, device)
     baseline, _ = models.load_checkpoint(args.baseline, device)
+    baseline_metrics = read_metrics(args.baseline_metrics)
 
     fit(model, train, val, params["structured_finetune"], device, params["seed"], args.live)
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
 
     metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
-    metrics.update(relative_to(metrics, load_json(args.baseline_metrics)))
+    metrics.update(relative_to(metrics, baseline_metrics))
     save_json(metrics, args.metrics)
     print(f"test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f} points) "
           f"-> {args.out}")

@@ -8,10 +8,10 @@ import torch
 from lib import config, models, runtime
 from lib.data import load_split
 from lib.errors import run
-from lib.io import load_json, save_json
-from lib.measure import measure, relative_to, with_speedup
-from lib.pruning import remove_filters
-from lib.sensitivity import levels_from_params
+from lib.io import save_json
+from lib.measure import measure, read_metrics, relative_to, with_speedup
+from lib.pruning import filters_to_keep, remove_filters
+from lib.sensitivity import levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
 
@@ -30,9 +30,11 @@ def main():
     device = runtime.setup(params["seed"], params["device"])
     train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
     baseline, ckpt = models.load_checkpoint(args.model, device)
+    results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
 
-    ratios = levels_from_params(p["ratios"], p["budget"], load_json(args.results), models.layer_names(baseline),
+    ratios = levels_from_params(p["ratios"], p["budget"], results, models.layer_names(baseline),
                                 "structured_prune.ratios")
+    filters_to_keep(baseline, ratios, "structured_prune.ratios")  # every layer keeps a filter: checked before any work
     model, arch = remove_filters(baseline, ckpt["architecture"], ratios)
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]
     recalibrated = p["bn_recalibration_batches"] > 0 and arch["arch"] == "vgg11_bn"
@@ -45,7 +47,7 @@ def main():
 
     metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
     metrics.update({
-        **relative_to(metrics, load_json(args.baseline_metrics)),
+        **relative_to(metrics, baseline_metrics),
         "val_accuracy_before_bn_recalibration": val_before,
         "bn_recalibration_gain": metrics["val_accuracy"] - val_before if recalibrated else 0.0,
         "filters": dict(zip(models.layer_names(model), arch["filters"])),

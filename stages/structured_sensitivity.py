@@ -25,10 +25,14 @@ def main():
     device = runtime.setup(params["seed"], params["device"])
     val = load_split(f"{args.data}/val.pt", device)
     model, _ = models.load_checkpoint(args.model, device)
+    layers = models.layer_names(model)
+    # Every layer keeps a filter at the largest ratio, and in the figure: checked before any work.
+    filters_to_keep(model, {layer: max(p["ratios"]) for layer in layers}, "structured_sensitivity.ratios")
+    filters_to_keep(model, {p["figure_layer"]: p["figure_ratio"]}, "structured_sensitivity.figure_ratio")
 
     # Zeroing a filter (and its batch-norm scale and shift) is exactly removing it (tests/test_pruning.py
     # checks that against the physically smaller model), and needs no rebuild per level.
-    results = sweep(model, models.layer_names(model), p["ratios"], lambda m, layer, r: mask_filters(m, {layer: r}),
+    results = sweep(model, layers, p["ratios"], lambda m, layer, r: mask_filters(m, {layer: r}),
                     val["images"], val["labels"], params["measure"]["batch_size"], device)
     save_json(results, args.results)
     save_json(plots.accuracy_by_level(results), args.plot_data)

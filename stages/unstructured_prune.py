@@ -4,15 +4,13 @@ sparse export) and its metrics."""
 import argparse
 import os
 
-import torch
-
 from lib import config, models, runtime
 from lib.data import load_split
 from lib.errors import run
-from lib.io import load_json, save_json, save_torch
-from lib.measure import measure, relative_to, with_speedup
+from lib.io import save_json, save_torch
+from lib.measure import measure, read_metrics, relative_to, with_speedup
 from lib.pruning import apply_unstructured, make_permanent, sparsity, to_sparse
-from lib.sensitivity import levels_from_params
+from lib.sensitivity import levels_from_params, read_results
 from lib.train import fit
 
 
@@ -33,18 +31,18 @@ def main():
     train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
     model, ckpt = models.load_checkpoint(args.model, device)
     baseline, _ = models.load_checkpoint(args.model, device)
-    results = torch.load(args.results, weights_only=True)
+    results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
 
     chosen = levels_from_params(p["sparsities"], p["budget"], results, models.layer_names(model, include_linear=True),
                                 "unstructured_prune.sparsities")
-    save_json({"policy": "auto" if p["sparsities"] == "auto" else "explicit", "budget": p["budget"],
-               "sparsities": chosen}, args.chosen)
     apply_unstructured(model, {name: s for name, s in chosen.items() if s > 0})
     if p["finetune_epochs"]:
         hp = {**params["finetune"], "epochs": p["finetune_epochs"], "lr": p["lr"], "schedule": "cosine"}
         fit(model, train, val, hp, device, params["seed"])
     make_permanent(model)
 
+    save_json({"policy": "auto" if p["sparsities"] == "auto" else "explicit", "budget": p["budget"],
+               "sparsities": chosen}, args.chosen)  # with the model, not before the fine-tune: outputs stay a set
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     save_torch({"architecture": ckpt["architecture"], "sparse_state_dict": to_sparse(model.state_dict())},
                args.sparse_out)
@@ -53,7 +51,7 @@ def main():
     achieved = sparsity(model)
     metrics.update({
         "sparse_size_bytes": os.path.getsize(args.sparse_out),
-        **relative_to(metrics, load_json(args.baseline_metrics)),
+        **relative_to(metrics, baseline_metrics),
         "conv_sparsity": achieved["conv_overall"],
         "layer_sparsity": achieved["layers"],
     })
