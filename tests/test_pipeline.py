@@ -1,0 +1,181 @@
+"""End to end: the real pipeline (`dvc repro`) on a tiny configuration in a temporary git repo."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "lib", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
+                 ".gitignore"]
+STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
+          "structured_prune", "structured_finetune", "gradcam", "compare"]
+COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs",
+               "latency_ms", "throughput_ips"}
+MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg11.pth",
+          "models/vgg11_cifar10_structured_pruned.pth", "models/vgg11_cifar10_structured_pruned_finetuned.pth"]
+METRICS_OF = dict(zip(MODELS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned"]))
+
+# The tiny configuration: the bundled digits, a few hundred images, an epoch or two.
+TINY = {
+    "device": "cpu",  # byte-identical reruns are promised on the CPU
+    "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
+    "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},
+    "measure": {"batch_size": 100, "latency_runs": 2, "throughput_batch": 16, "throughput_runs": 1},
+    "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
+    "unstructured_prune": {"finetune_epochs": 1, "budget": 5.0},
+    "structured_sensitivity": {"ratios": [0.25, 0.5]},
+    "structured_prune": {"bn_recalibration_batches": 2, "budget": 5.0},
+    "structured_finetune": {"epochs": 1, "batch_size": 32},
+    "gradcam": {"num_images": 4, "agreement_images": 40},
+}
+
+
+def set_params(repo, overrides):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            params[section].update(values)
+        else:
+            params[section] = values
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def sh(repo, *cmd):
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def git(repo, *args):
+    return sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", *args)
+
+
+def dvc(repo, *args):
+    return sh(repo, sys.executable, "-m", "dvc", *args)
+
+
+def ran(output):
+    """Stages `dvc repro` ran (not skipped) according to its output."""
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
+
+
+def make_repo(path, overrides=TINY):
+    """A copy of the project in a fresh git repo, with the tiny configuration committed."""
+    path.mkdir()
+    for name in PROJECT_FILES:
+        src, dst = os.path.join(ROOT, name), path / name
+        if os.path.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    set_params(path, overrides)
+    git(path, "init", "-q")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "tiny")
+    return path
+
+
+@pytest.fixture(scope="module")
+def repo(tiny_repo):
+    """The reproduced tiny project (conftest.tiny_repo, shared with test_reproducibility)."""
+    return tiny_repo
+
+
+def test_artifacts_exist(repo):
+    for path in MODELS + ["data/train.pt", "data/val.pt", "data/test.pt", "reports/data.json",
+                          "reports/unstructured_sensitivity_results.pth", "reports/grad_cam_comparison.png",
+                          "reports/unstructured_sensitivity.png", "reports/unstructured_conv1_histogram.png",
+                          "reports/structured_sensitivity_heatmap.png", "reports/structured_filter_norms.png",
+                          "reports/comparison.md", "reports/comparison.png",
+                          "models/unstructured_pruned_vgg11_sparse.pth"]:
+        assert (repo / path).stat().st_size > 0, path
+
+
+def test_metrics_share_the_common_keys(repo):
+    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned"]:
+        metrics = json.loads((repo / f"reports/metrics/{name}.json").read_text())
+        assert COMMON_KEYS <= set(metrics), name
+        assert 0 <= metrics["test_accuracy"] <= 100
+    unstructured = json.loads((repo / "reports/metrics/unstructured.json").read_text())
+    assert unstructured["nonzero_params"] < unstructured["params"]
+    structured = json.loads((repo / "reports/metrics/structured_pruned.json").read_text())
+    baseline = json.loads((repo / "reports/metrics/finetune.json").read_text())
+    assert structured["params"] < baseline["params"] and structured["macs"] < baseline["macs"]
+    shown = dvc(repo, "metrics", "show")
+    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "gradcam"]:
+        assert f"reports/metrics/{name}.json" in shown
+
+
+def test_checkpoints_load_with_weights_only(repo):
+    from lib import models
+    digits = torch.load(repo / "data/test.pt", weights_only=True)
+    for path in MODELS:
+        ckpt = torch.load(repo / path, weights_only=True)
+        assert set(ckpt) >= {"architecture", "state_dict"}
+        model, _ = models.load_checkpoint(str(repo / path))
+        assert model(digits["images"][:2].float()).shape == (2, 10)
+    torch.load(repo / "models/unstructured_pruned_vgg11_sparse.pth", weights_only=True)
+    torch.load(repo / "reports/unstructured_sensitivity_results.pth", weights_only=True)
+
+
+def test_dvc_status_is_clean(repo):
+    assert "Data and pipelines are up to date" in dvc(repo, "status")
+
+
+def test_plots_render(repo, tmp_path):
+    dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))  # outside the repo: nothing to commit by mistake
+    assert (tmp_path / "plots" / "index.html").stat().st_size > 0
+
+
+def test_remote_round_trip(repo, tmp_path):
+    """A newcomer gets the finished models from a remote instead of retraining: commit the results,
+    `dvc push` to a local-directory remote, `git clone`, `dvc pull`: nothing to rerun, and the pulled
+    models reproduce the recorded test accuracies on the pulled test split."""
+    from lib import models
+    from lib.data import load_split
+    from lib.train import evaluate
+
+    dvc(repo, "remote", "add", "-d", "-f", "local", str(tmp_path / "remote"))
+    git(repo, "add", "-A")  # dvc.lock, the .gitignore files DVC wrote, the uncached metrics, .dvc/config
+    git(repo, "commit", "-qm", "results")
+    assert git(repo, "status", "--porcelain") == ""
+    tracked = git(repo, "ls-files").split()
+    assert "dvc.lock" in tracked and not [f for f in tracked if f.endswith((".pt", ".pth", ".png"))], tracked
+    dvc(repo, "push")
+    assert "in sync" in dvc(repo, "status", "--cloud")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert not (clone / MODELS[0]).exists() and not (clone / ".dvc" / "cache").exists()
+    dvc(clone, "pull")
+    assert "Data and pipelines are up to date" in dvc(clone, "status")
+
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    test = load_split(str(clone / "data/test.pt"))
+    for path, name in METRICS_OF.items():
+        recorded = json.loads((clone / f"reports/metrics/{name}.json").read_text())
+        model, _ = models.load_checkpoint(str(clone / path))
+        got = evaluate(model, test, params["measure"]["batch_size"], torch.device("cpu"))
+        assert got["accuracy"] == recorded["test_accuracy"], path
+        assert got["loss"] == pytest.approx(recorded["test_loss"], rel=1e-5), path
+
+
+def test_prune_param_change_reruns_only_what_follows(repo):
+    set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
+    assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
+    assert ran(dvc(repo, "repro")) == ["unstructured_prune", "gradcam", "compare"]
+    chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
+    assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
+
+    set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
+    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "gradcam", "compare"]
+    structured = json.loads((repo / "reports/metrics/structured_pruned.json").read_text())
+    assert structured["filters"]["conv8"] == 256 and structured["filters"]["conv7"] == 512
+    assert "Data and pipelines are up to date" in dvc(repo, "status")
