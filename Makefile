@@ -2,6 +2,7 @@
 #               make test   (unit tests + end-to-end dvc repro on a tiny configuration)
 # Both create the virtual environment from requirements.txt first.
 
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
@@ -24,9 +25,10 @@ test: setup
 demo: setup
 	@test -d .git || { echo "make demo needs the git clone of this project (dvc exp run records an experiment)"; exit 1; }
 	time dvc exp run $(DEMO_PARAMS)
-	@echo; dvc metrics show; echo
-	@echo "Demo finished. Models in models/, metrics in reports/metrics/, figures in reports/*.png;"
-	@echo "all curves and figures on one page: dvc plots show (opens dvc_plots/index.html)."
+	@echo; cat reports/comparison.md; echo
+	@echo "Demo finished. Models in models/, metrics in reports/metrics/ (dvc metrics show), figures in"
+	@echo "reports/*.png (Grad-CAM: reports/grad_cam_comparison.png); all curves and figures on one page:"
+	@echo "dvc plots show (writes dvc_plots/index.html)."
 	@echo "NOTE: params.yaml now holds the demo's settings (git diff params.yaml); the run is also"
 	@echo "saved as a DVC experiment (dvc exp show). Return to the CIFAR-10 defaults: git checkout params.yaml"
 

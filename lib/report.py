@@ -72,7 +72,8 @@ def figure(table, path):
             ax.scatter(x, row["test_accuracy"], s=80, label=row["variant"])
             ax.annotate(row["variant"], (x, row["test_accuracy"]), textcoords="offset points",
                         xytext=(6, 4), fontsize="small")
-        ax.set(xlabel=label, xscale="log")
+        ax.set(xlabel=label)
+        ax.set_xlim(left=0)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
     axes[1].legend(fontsize="small")
