@@ -106,7 +106,8 @@ def test_sparse_export_round_trip_and_size(tmp_path):
     for key, t in state.items():
         assert loaded[key].dtype == t.dtype and loaded[key].shape == t.shape
         assert torch.equal(loaded[key], t), key
-    assert (tmp_path / "sparse.pth").stat().st_size < 0.6 * (tmp_path / "dense.pth").stat().st_size
+    # one bit per weight plus the 10% nonzero values: about (1/8 + 0.4) / 4 = 13% of the dense bytes
+    assert (tmp_path / "sparse.pth").stat().st_size < 0.2 * (tmp_path / "dense.pth").stat().st_size
 
 
 # --- structured ---------------------------------------------------------------------------------
