@@ -1,0 +1,63 @@
+"""Gradual magnitude pruning (Zhu & Gupta 2017, "To prune, or not to prune"): during training the
+sparsity rises from an initial to the final level on a cubic schedule,
+
+    s_t = s_f + (s_i - s_f) * (1 - t / ramp)^3,   t = 0, every, 2*every, ... <= ramp,
+
+the masks recomputed from the current weight magnitudes at each of those steps (the weights already
+pruned have magnitude 0, so masks only grow) and held in between, so pruned weights stay exactly
+zero; after `ramp` steps training goes on at the final sparsity. Masks are torch.nn.utils.prune's:
+each update L1-prunes the needed number of the smallest remaining weights.
+"""
+import torch
+from torch.nn.utils import prune
+
+from lib import models
+
+
+def cubic(step, final, initial, ramp, every):
+    """The scheduled sparsity at training step `step` (updated only at multiples of `every`)."""
+    if ramp <= 0:
+        return final
+    t = min(step - step % every, ramp) / ramp
+    return final + (min(initial, final) - final) * (1 - t) ** 3
+
+
+def zeros(module):
+    return int((module.weight_mask == 0).sum()) if hasattr(module, "weight_mask") else 0
+
+
+def prune_to(model, levels):
+    """Raise each named layer to round(level * weights) masked weights by L1-pruning the smallest of its
+    remaining ones, ranked by their current values (a level below the current one changes nothing:
+    masks only grow)."""
+    current = effective_weights(model, levels)  # torch would rank the weight of the last forward pass
+    for name, level in levels.items():
+        module = models.layer(model, name)
+        extra = round(level * module.weight.numel()) - zeros(module)
+        if extra > 0:
+            prune.l1_unstructured(module, "weight", amount=extra, importance_scores=current[name].detach())
+    return model
+
+
+def effective_weights(model, layers):
+    """{layer: the weight a forward pass uses now} (weight_orig * mask for a pruned layer)."""
+    out = {}
+    for name in layers:
+        module = models.layer(model, name)
+        out[name] = module.weight_orig * module.weight_mask if hasattr(module, "weight_mask") else module.weight
+    return out
+
+
+def attach(model, levels_at, every):
+    """Before training steps 0, every, 2*every, ... (forward passes in train mode with gradients),
+    prune the model to levels_at(step). A forward pre-hook, as torch.nn.utils.prune's masks are, so
+    any training loop drives it; returns the handle (handle.remove() stops it)."""
+    state = {"step": 0}
+
+    def hook(module, args):
+        if module.training and torch.is_grad_enabled():
+            if state["step"] % every == 0:
+                prune_to(model, levels_at(state["step"]))
+            state["step"] += 1
+
+    return model.register_forward_pre_hook(hook)
