@@ -84,10 +84,19 @@ def filter_norms(conv):
     return conv.weight.detach().abs().sum(dim=(1, 2, 3))
 
 
-def filters_to_keep(model, ratios, key=None):
-    """{conv name: sorted indices of the filters kept} when round(ratio * filters) of the lowest-L1
-    filters of each named conv layer are removed. `key` names the params entry in errors; call it
-    with the largest ratios up front to stop a stage before any work."""
+def kept_count(n, ratio, round_to=1):
+    """Filters a layer of `n` keeps when a fraction `ratio` is removed: n - round(ratio * n), then, if
+    any is removed, rounded to the nearest multiple of `round_to` (at least `round_to`, at most n)."""
+    kept = n - round(ratio * n)
+    if round_to > 1 and kept < n:
+        kept = min(n, max(round_to, round_to * round(kept / round_to)))
+    return kept
+
+
+def filters_to_keep(model, ratios, key=None, round_to=1):
+    """{conv name: sorted indices of the filters kept} when the lowest-L1 filters of each named conv
+    layer are removed, kept_count(filters, ratio, round_to) of them staying. `key` names the params
+    entry in errors; call it with the largest ratios up front to stop a stage before any work."""
     where = f"params.yaml: {key}: " if key else ""
     keep = {}
     for name, ratio in ratios.items():
@@ -101,7 +110,7 @@ def filters_to_keep(model, ratios, key=None):
                             f"{n - removed} filters; use a ratio in [0, 1) that keeps at least one "
                             f"(at most {n - 1} of its {n} filters removed)")
         order = torch.argsort(filter_norms(conv), stable=True)
-        keep[name] = sorted(order[removed:].tolist())
+        keep[name] = sorted(order[n - kept_count(n, ratio, round_to):].tolist())
     return keep
 
 
@@ -127,13 +136,13 @@ def mask_filters(model, ratios):
     return model
 
 
-def remove_filters(model, arch, ratios):
+def remove_filters(model, arch, ratios, round_to=1):
     """(new model, new arch): a VGG-11 built by models.build with the reduced filter counts, holding
     what remains of `model` (an ordinary one, without pruning masks): the kept filters, biases and
     batch-norm parameters and statistics, the next conv's matching input channels, and the
     classifier's matching input features (a channel is a block of 1 feature in the `cifar` head and
     of 7x7 in the `imagenet` head)."""
-    keep = filters_to_keep(model, ratios)
+    keep = filters_to_keep(model, ratios, round_to=round_to)
     layers = models.convs(model)
     kept = [torch.tensor(keep.get(name, range(conv.out_channels))) for name, _, conv in layers]
     new_arch = {**arch, "filters": [len(k) for k in kept]}

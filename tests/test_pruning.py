@@ -183,3 +183,20 @@ def test_mask_filters_zeroes_the_channels_after_normalisation():
         out = model.features[:index + 2](torch.randn(3, 3, 32, 32))  # conv2 -> its batch norm
     assert torch.all(out[:, removed] == 0)
     assert torch.all(out[:, keep["conv2"]].abs().sum(dim=(0, 2, 3)) > 0)
+
+
+@pytest.mark.parametrize("n,ratio,round_to,kept", [(64, 0.3, 1, 45), (64, 0.3, 8, 48), (64, 0.95, 8, 8),
+                                                    (512, 0.5, 8, 256), (100, 0.0, 8, 100), (90, 0.1, 8, 80)])
+def test_kept_count_rounds_to_multiples(n, ratio, round_to, kept):
+    assert pruning.kept_count(n, ratio, round_to) == kept
+
+
+def test_round_to_keeps_the_highest_norm_filters_in_multiples():
+    model, spec = small_model()
+    keep = pruning.filters_to_keep(model, {"conv5": 0.3, "conv2": 0.6}, round_to=8)
+    assert len(keep["conv5"]) == 24 and len(keep["conv2"]) == 8
+    norms = pruning.filter_norms(models.layer(model, "conv5"))
+    dropped = sorted(set(range(32)) - set(keep["conv5"]))
+    assert norms[dropped].max() <= norms[keep["conv5"]].min()
+    small, arch = pruning.remove_filters(model, spec, {"conv5": 0.3}, round_to=8)
+    assert arch["filters"][4] == 24 and models.layer(small, "conv5").out_channels == 24
