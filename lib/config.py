@@ -48,6 +48,11 @@ def fraction(v):
     return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 else "a number in [0, 1)"
 
 
+def open_fraction(v):
+    """A target: 0 < v < 1."""
+    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1 else "a number in (0, 1)"
+
+
 def levels(v):
     if not isinstance(v, list) or not v:
         return "a non-empty list of numbers in (0, 1)"
@@ -101,9 +106,17 @@ SCHEMA = {
     },
     "unstructured_prune": {
         "sparsities": per_layer,
+        "target": optional(open_fraction),
         "budget": non_negative_number,
+        "allocation": choice("global", "uniform", "sensitivity", "per_layer"),
+        "linear_sparsity": fraction,
+        "schedule": choice("oneshot", "gradual"),
         "finetune_epochs": non_negative_int,
         "lr": positive_number,
+        "gradual_initial": fraction,
+        "gradual_ramp": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+        else "a number in (0, 1]",
+        "gradual_every": positive_int,
     },
     "structured_sensitivity": {
         "ratios": levels,
@@ -112,10 +125,15 @@ SCHEMA = {
     },
     "structured_prune": {
         "ratios": per_layer,
+        "target": optional(open_fraction),
+        "target_kind": choice("macs", "params"),
         "budget": non_negative_number,
+        "allocation": choice("sensitivity", "uniform", "per_layer"),
+        "round_to": positive_int,
         "bn_recalibration_batches": non_negative_int,
     },
     "structured_finetune": TRAINING,
+    "dense_extra": {"epochs": positive_int, "lr": positive_number},
     "gradcam": {
         "num_images": positive_int,
         "target_layer": layer_name,
@@ -131,6 +149,16 @@ SCHEMA = {
         "throughput_runs": positive_int,
     },
 }
+
+
+# Rules between keys of one section: (section, broken(values), what to do).
+RULES = [
+    ("unstructured_prune", lambda p: p["schedule"] == "gradual" and p["finetune_epochs"] == 0,
+     "schedule: gradual raises the sparsity during the masked fine-tune; set finetune_epochs > 0"),
+    ("unstructured_prune", lambda p: p["schedule"] == "gradual" and p["sparsities"] == "auto"
+     and p["target"] is None and p["allocation"] != "per_layer",
+     "gradual pruning is driven by a target: set target (target: null searches the budget, for one-shot pruning)"),
+]
 
 
 def _check(name, value, schema):
@@ -173,4 +201,7 @@ def load(*sections, path=PARAMS_FILE):
             raise UserError(f"{path}: missing section or key '{name}'.")
         _check(name, params[name], SCHEMA[name])
         out[name] = params[name]
+    for section, broken, advice in RULES:
+        if section in out and broken(out[section]):
+            raise UserError(f"{path}: {section}: {advice}.")
     return out

@@ -20,8 +20,11 @@ COLUMNS = [  # (header, key in the row, format)
     ("size on disk (MB)", "size_mb", "{:.2f}"),
     ("sparse export (MB)", "sparse_mb", "{:.2f}"),
     ("MACs (M)", "macs_m", "{:.1f}"),
+    ("nonzero MACs (M)", "effective_macs_m", "{:.1f}"),
     ("latency (ms)", "latency_ms", "{:.2f}"),
     ("speedup", "latency_speedup", "{:.2f}x"),
+    ("vs dense_extra", "vs_dense_extra", "{:+.2f}"),
+    ("vs scratch", "vs_scratch", "{:+.2f}"),
     ("CAM correlation", "cam_correlation_mean", "{:.3f}"),
     ("top-k IoU", "topk_iou_mean", "{:.3f}"),
     ("same prediction", "prediction_agreement", "{:.3f}"),
@@ -39,9 +42,10 @@ def load_metrics(paths, keys=KEYS):
     return out
 
 
-def rows(metrics, agreement):
+def rows(metrics, agreement, controls=None):
     """One row per variant (the first is the baseline) with the table's keys; `agreement` is
-    gradcam.json, keyed by variant."""
+    gradcam.json, keyed by variant; `controls` maps a variant to the controls it is compared with
+    ({"unstructured": ["dense_extra"]} adds vs_dense_extra: its test accuracy minus the control's)."""
     base = next(iter(metrics.values()))
     table = []
     for variant, m in metrics.items():
@@ -50,6 +54,10 @@ def rows(metrics, agreement):
                "latency_speedup": m.get("latency_speedup", 1.0), **agreement.get(variant, {})}
         if "sparse_size_bytes" in m:
             row["sparse_mb"] = m["sparse_size_bytes"] / 1e6
+        if "effective_macs" in m:
+            row["effective_macs_m"] = m["effective_macs"] / 1e6
+        for control in (controls or {}).get(variant, []):
+            row[f"vs_{control}"] = m["test_accuracy"] - metrics[control]["test_accuracy"]
         table.append(row)
     return table
 

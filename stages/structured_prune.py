@@ -1,29 +1,25 @@
-"""structured_prune: per-layer filter ratios (explicit, or `auto` from the structured sensitivity under
-an accuracy budget) -> a new, physically smaller VGG-11, batch norm optionally recalibrated, its
-metrics (size, MACs, latency and speedup over the baseline measured in the same process)."""
+"""structured_prune: a target reduction of the baseline's MACs or parameters (or the largest within a
+validation budget, or an explicit mapping) allocated over the conv layers (sensitivity, uniform or
+per-layer), filter counts rounded to multiples of round_to -> a new, physically smaller VGG-11, batch
+norm recalibrated, the chosen ratios with their predicted and measured effect, and its metrics."""
 import argparse
 
 import torch
 
-from lib import config, models, runtime
+from lib import allocation, config, cost, models, runtime
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
 from lib.measure import measure, read_metrics, relative_to, with_speedup
-from lib.pruning import filters_to_keep, remove_filters
-from lib.sensitivity import levels_from_params, read_results
+from lib.pruning import filters_to_keep, kept_count, remove_filters
+from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="data")
-    parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
-    parser.add_argument("--baseline-metrics", default="reports/metrics/finetune.json")
-    parser.add_argument("--results", default="reports/structured_sensitivity_results.json")
-    parser.add_argument("--out", default="models/vgg11_cifar10_structured_pruned.pth")
-    parser.add_argument("--chosen", default="reports/structured_ratios.json")
-    parser.add_argument("--metrics", default="reports/metrics/structured_pruned.json")
+    for flag in ("--data", "--model", "--baseline-metrics", "--results", "--out", "--chosen", "--metrics"):
+        parser.add_argument(flag, required=True)
     args = parser.parse_args()
     params = config.load("seed", "device", "finetune", "structured_prune", "measure")
     p, cfg = params["structured_prune"], params["measure"]
@@ -31,31 +27,71 @@ def main():
     train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
+    arch, convs = ckpt["architecture"], models.layer_names(baseline)
+    curves = allocation.curves(results, convs)
+    base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
-    ratios = levels_from_params(p["ratios"], p["budget"], results, models.layer_names(baseline),
-                                "structured_prune.ratios")
-    filters_to_keep(baseline, ratios, "structured_prune.ratios")  # every layer keeps a filter: checked before any work
-    model, arch = remove_filters(baseline, ckpt["architecture"], ratios)
+    def shrunk(levels):  # the architecture the levels give
+        return {**arch, "filters": [kept_count(n, levels.get(name, 0.0), p["round_to"])
+                                    for name, n in zip(convs, arch["filters"])]}
+
+    def resource(levels):  # fraction of the baseline's MACs (or parameters) removed
+        return 1 - cost.total(shrunk(levels), p["target_kind"]) / cost.total(arch, p["target_kind"])
+
+    hi = min(1 - 1 / n for n in arch["filters"])  # the largest ratio that keeps a filter in every layer
+
+    def allocate(target):
+        if p["allocation"] == "uniform":
+            return allocation.uniform(convs, resource, target, hi)
+        return allocation.sensitivity(curves, resource, target)
+
+    def pruned(levels):  # the smaller model, batch norm re-estimated: the one-shot result before fine-tuning
+        model, new_arch = remove_filters(baseline, arch, levels, p["round_to"])
+        if p["bn_recalibration_batches"] and arch["arch"] == "vgg11_bn":
+            recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
+                                  torch.Generator().manual_seed(params["seed"]))
+        return model, new_arch
+
+    def val_drop(model):
+        return base_val - evaluate(model, val, cfg["batch_size"], device)["accuracy"]
+
+    target, trace = p["target"], None
+    if p["ratios"] != "auto":
+        ratios = levels_from_params(p["ratios"], p["budget"], results, convs, "structured_prune.ratios")
+    elif p["allocation"] == "per_layer":
+        ratios = choose_levels(results, p["budget"])
+    else:
+        reachable = resource({n: hi for n in convs} if p["allocation"] == "uniform"
+                             else {n: max(curves[n][0]) for n in convs})
+        ratios, target, trace = allocation.choose(target, p["budget"], allocate, lambda r: val_drop(pruned(r)[0]),
+                                                  reachable - 1e-6)
+    filters_to_keep(baseline, ratios, "structured_prune.ratios", p["round_to"])  # every layer keeps a filter
+    model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]
-    recalibrated = p["bn_recalibration_batches"] > 0 and arch["arch"] == "vgg11_bn"
-    if recalibrated:
-        recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
-                              torch.Generator().manual_seed(params["seed"]))
-    save_json({"policy": "auto" if p["ratios"] == "auto" else "explicit", "budget": p["budget"], "ratios": ratios,
-               "filters_before": ckpt["architecture"]["filters"], "filters_after": arch["filters"]}, args.chosen)
-    models.save_checkpoint(args.out, model, arch, classes=ckpt.get("classes"))
+    model, new_arch = pruned(ratios)
+    models.save_checkpoint(args.out, model, new_arch, classes=ckpt.get("classes"))
 
     metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
     metrics.update({
         **relative_to(metrics, baseline_metrics),
         "val_accuracy_before_bn_recalibration": val_before,
-        "bn_recalibration_gain": metrics["val_accuracy"] - val_before if recalibrated else 0.0,
-        "filters": dict(zip(models.layer_names(model), arch["filters"])),
+        "bn_recalibration_gain": metrics["val_accuracy"] - val_before,
+        "filters": dict(zip(convs, new_arch["filters"])),
     })
+    predicted = allocation.predicted_drops(curves, ratios)
+    save_json({"from": "explicit" if p["ratios"] != "auto" else "auto", "allocation": p["allocation"],
+               "target": target, "target_kind": p["target_kind"], "budget": p["budget"], "budget_search": trace,
+               "round_to": p["round_to"], "ratios": ratios, "filters_before": arch["filters"],
+               "filters_after": new_arch["filters"],
+               "predicted_drop": {"per_layer": predicted, "sum": sum(predicted.values())},
+               "measured_val_drop": {"before_finetune": base_val - metrics["val_accuracy"]},
+               "macs_reduction": metrics["macs_reduction"], "params_reduction": metrics["params_reduction"]},
+              args.chosen)
     save_json(metrics, args.metrics)
-    print(f"filters {ckpt['architecture']['filters']} -> {arch['filters']}")
+    print(f"filters {arch['filters']} -> {new_arch['filters']}")
     print(f"params -{100 * metrics['params_reduction']:.1f}%, MACs -{100 * metrics['macs_reduction']:.1f}%, "
-          f"latency speedup {metrics['latency_speedup']:.2f}x, test accuracy {metrics['test_accuracy']:.2f}%")
+          f"validation drop before fine-tuning {base_val - metrics['val_accuracy']:.2f}, latency speedup "
+          f"{metrics['latency_speedup']:.2f}x, test accuracy {metrics['test_accuracy']:.2f}%")
 
 
 if __name__ == "__main__":

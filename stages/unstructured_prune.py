@@ -1,64 +1,119 @@
-"""unstructured_prune: per-layer sparsities (explicit, or `auto` from the sensitivity results under an
-accuracy budget) -> L1-magnitude masks, optional masked fine-tune, the pruned model (dense and
-sparse export) and its metrics."""
+"""unstructured_prune: a target overall conv sparsity (or the largest within a validation budget, or an
+explicit mapping) allocated over the layers (global, uniform, sensitivity or per-layer), L1-magnitude
+masks one-shot or gradually during a masked fine-tune, the pruned model (dense and sparse export), the
+chosen levels with their predicted and measured effect, and its metrics."""
 import argparse
+import copy
 import os
 
-from lib import config, models, runtime
+from lib import allocation, config, cost, gradual, models, runtime
 from lib.data import load_split
-from lib.errors import run
+from lib.errors import UserError, run
 from lib.io import save_json, save_torch
 from lib.measure import measure, read_metrics, relative_to, with_speedup
 from lib.pruning import apply_unstructured, make_permanent, sparsity, to_sparse
-from lib.sensitivity import levels_from_params, read_results
-from lib.train import fit
+from lib.sensitivity import choose_levels, levels_from_params, read_results
+from lib.train import evaluate, fit
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="data")
-    parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
-    parser.add_argument("--baseline-metrics", default="reports/metrics/finetune.json")
-    parser.add_argument("--results", default="reports/unstructured_sensitivity_results.pth")
-    parser.add_argument("--out", default="models/unstructured_pruned_vgg11.pth")
-    parser.add_argument("--sparse-out", default="models/unstructured_pruned_vgg11_sparse.pth")
-    parser.add_argument("--chosen", default="reports/unstructured_sparsities.json")
-    parser.add_argument("--metrics", default="reports/metrics/unstructured.json")
+    for flag in ("--data", "--model", "--baseline-metrics", "--results", "--out", "--sparse-out", "--chosen",
+                 "--metrics"):
+        parser.add_argument(flag, required=True)
     args = parser.parse_args()
     params = config.load("seed", "device", "finetune", "unstructured_prune", "measure")
-    p = params["unstructured_prune"]
+    p, cfg = params["unstructured_prune"], params["measure"]
     device = runtime.setup(params["seed"], params["device"])
     train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
-    model, ckpt = models.load_checkpoint(args.model, device)
-    baseline, _ = models.load_checkpoint(args.model, device)
+    baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
+    convs = models.layer_names(baseline)
+    linears = [name for name in models.layer_names(baseline, include_linear=True) if name not in convs]
+    weights = {name: models.layer(baseline, name).weight for name in convs}
+    base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
-    chosen = levels_from_params(p["sparsities"], p["budget"], results, models.layer_names(model, include_linear=True),
-                                "unstructured_prune.sparsities")
-    apply_unstructured(model, {name: s for name, s in chosen.items() if s > 0})
-    if p["finetune_epochs"]:
-        hp = {**params["finetune"], "epochs": p["finetune_epochs"], "lr": p["lr"], "schedule": "cosine"}
+    def resource(levels):  # fraction of all conv weights zeroed
+        return sum(levels[n] * weights[n].numel() for n in convs) / sum(w.numel() for w in weights.values())
+
+    def allocate(target):
+        if p["allocation"] == "global":
+            return allocation.global_levels(weights, target)
+        if p["allocation"] == "uniform":
+            return allocation.uniform(convs, resource, target, hi=0.999)
+        return allocation.sensitivity(allocation.curves(results, convs), resource, target)
+
+    def one_shot(levels):
+        return apply_unstructured(copy.deepcopy(baseline), {**{n: p["linear_sparsity"] for n in linears}, **levels})
+
+    def val_drop(model):
+        return base_val - evaluate(model, val, cfg["batch_size"], device)["accuracy"]
+
+    target, trace = p["target"], None
+    if p["sparsities"] != "auto":
+        levels = levels_from_params(p["sparsities"], p["budget"], results, convs + linears, "unstructured_prune.sparsities")
+    elif p["allocation"] == "per_layer":
+        levels = choose_levels(results, p["budget"])
+    else:
+        reachable = 0.99 if p["allocation"] != "sensitivity" else resource(
+            {n: max(allocation.curves(results, convs)[n][0]) for n in convs})
+        levels, target, trace = allocation.choose(target, p["budget"], allocate, lambda lv: val_drop(one_shot(lv)),
+                                                  reachable)
+    model = one_shot(levels)
+    drop_before = val_drop(model)
+
+    hp = {**params["finetune"], "epochs": p["finetune_epochs"], "lr": p["lr"], "schedule": "cosine"}
+    if p["schedule"] == "gradual":  # start again from the dense baseline; the masks grow while it trains
+        model = copy.deepcopy(baseline)
+        steps = hp["epochs"] * (len(train["labels"]) // min(hp["batch_size"], len(train["labels"])))
+        ramp, every, initial = round(p["gradual_ramp"] * steps), p["gradual_every"], p["gradual_initial"]
+        if ramp < 2 * every:
+            raise UserError(f"params.yaml: unstructured_prune.gradual_every = {every} leaves fewer than 3 mask "
+                            f"updates in the {ramp} steps of the schedule's ramp ({steps} training steps); lower "
+                            "it, or raise finetune_epochs or gradual_ramp")
+        fixed = {n: p["linear_sparsity"] for n in linears}
+        if p["allocation"] == "global" and p["sparsities"] == "auto":
+            def levels_at(step):  # one threshold over the current magnitudes, at the scheduled overall sparsity
+                overall = gradual.cubic(step, target, initial, ramp, every)
+                return {**fixed, **allocation.global_levels(gradual.effective_weights(model, convs), overall)}
+        else:
+            def levels_at(step):
+                return {**fixed, **{n: gradual.cubic(step, s, initial, ramp, every) for n, s in levels.items()}}
+        handle = gradual.attach(model, levels_at, every)
+        fit(model, train, val, hp, device, params["seed"])
+        handle.remove()
+        gradual.prune_to(model, levels_at(ramp))  # the final masks, however many steps ran
+    elif hp["epochs"]:
         fit(model, train, val, hp, device, params["seed"])
     make_permanent(model)
 
-    save_json({"policy": "auto" if p["sparsities"] == "auto" else "explicit", "budget": p["budget"],
-               "sparsities": chosen}, args.chosen)  # with the model, not before the fine-tune: outputs stay a set
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     save_torch({"architecture": ckpt["architecture"], "sparse_state_dict": to_sparse(model.state_dict())},
                args.sparse_out)
-    metrics = with_speedup(measure(model, args.out, val, test, device, params["measure"]), baseline,
-                           params["measure"])
+    metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
     achieved = sparsity(model)
+    effective = cost.effective_macs(ckpt["architecture"], {n: 1 - s for n, s in achieved["layers"].items()})
     metrics.update({
         "sparse_size_bytes": os.path.getsize(args.sparse_out),
         **relative_to(metrics, baseline_metrics),
+        "val_accuracy_drop_before_finetune": drop_before,
         "conv_sparsity": achieved["conv_overall"],
+        "effective_macs": effective,
+        "effective_macs_reduction": 1 - effective / baseline_metrics["macs"],
         "layer_sparsity": achieved["layers"],
     })
+    predicted = allocation.predicted_drops(allocation.curves(results, convs), levels)
+    save_json({"from": "explicit" if p["sparsities"] != "auto" else "auto", "allocation": p["allocation"],
+               "schedule": p["schedule"], "target": target, "budget": p["budget"], "budget_search": trace,
+               "sparsities": levels, "achieved": achieved["layers"], "conv_sparsity": achieved["conv_overall"],
+               "predicted_drop": {"per_layer": predicted, "sum": sum(predicted.values())},
+               "measured_val_drop": {"before_finetune": drop_before, "after_finetune": metrics["val_accuracy_drop"]}},
+              args.chosen)
     save_json(metrics, args.metrics)
-    print(f"sparsities {chosen}")
-    print(f"conv sparsity {achieved['conv_overall']:.3f}, compression {metrics['compression_ratio']:.2f}x, "
-          f"test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f} points)")
+    print(f"levels {achieved['layers']}")
+    print(f"conv sparsity {achieved['conv_overall']:.4f} ({metrics['compression_ratio']:.2f}x fewer nonzero "
+          f"parameters), validation drop {drop_before:.2f} before / {metrics['val_accuracy_drop']:.2f} after "
+          f"fine-tuning, test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f})")
 
 
 if __name__ == "__main__":

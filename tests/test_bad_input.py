@@ -170,6 +170,13 @@ CASES = [
     pytest.param("unstructured_prune", saved(BASELINE, lambda: {"weights": torch.zeros(3)}),
                  [f"{BASELINE} is not a checkpoint of this project: it holds a dict with keys weights",
                   "expected a dict with 'architecture' and 'state_dict'"], id="foreign-checkpoint"),
+    pytest.param("unstructured_prune", params(unstructured_prune__gradual_every=1000),
+                 ["params.yaml: unstructured_prune.gradual_every = 1000 leaves fewer than 3 mask updates in the 30 "
+                  "steps of the schedule's ramp (50 training steps)", "lower it"], id="gradual-schedule-too-coarse"),
+    pytest.param("unstructured_prune", params(unstructured_prune__allocation="sensitivity",
+                                              unstructured_prune__target=0.95),
+                 ["a pruning target of 0.95 cannot be reached within the tested levels of the sensitivity sweep: "
+                  "at most 0.9000", "Lower the target"], id="target-beyond-the-sweep"),
     # structured_sensitivity
     pytest.param("structured_sensitivity", params(structured_sensitivity__ratios=[0.5, 0.95]),
                  ["params.yaml: structured_sensitivity.ratios: removing a fraction 0.95 of the 8 filters of conv1 "
@@ -184,6 +191,16 @@ CASES = [
     pytest.param("structured_prune", saved(BASELINE, lambda: {"architecture": SHELL_PAYLOAD, "state_dict": {}}),
                  [f"refusing to load checkpoint {BASELINE}: it holds pickled Python objects (posix.system)",
                   "only tensors and plain data"], id="pickled-object-in-checkpoint"),
+    pytest.param("structured_prune", params(structured_prune__allocation="uniform", structured_prune__target=0.99),
+                 ["a pruning target of 0.99 cannot be reached with the same level in every layer (up to 0.875)"],
+                 id="target-beyond-one-filter-per-layer"),
+    # the controls
+    pytest.param("dense_extra", written("reports/metrics/finetune.json", '{"test_accuracy": 9'),
+                 ["cannot read metrics file reports/metrics/finetune.json: it is not valid JSON"],
+                 id="control-corrupt-metrics-json"),
+    pytest.param("scratch", saved("models/vgg11_cifar10_structured_pruned.pth", lambda: {"weights": torch.zeros(3)}),
+                 ["models/vgg11_cifar10_structured_pruned.pth is not a checkpoint of this project"],
+                 id="scratch-foreign-checkpoint"),
     # structured_finetune
     pytest.param("structured_finetune", written("reports/metrics/finetune.json", '{"test_accuracy": 9'),
                  ["cannot read metrics file reports/metrics/finetune.json: it is not valid JSON"],

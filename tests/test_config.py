@@ -70,3 +70,33 @@ def test_level_lists(value):
                                       ({"conv1": -0.1}, False), ({}, False), ("some", False)])
 def test_per_layer_mapping(value, ok):
     assert (config.per_layer(value) is None) == ok
+
+
+@pytest.mark.parametrize("section,key,value,expected", [
+    ("unstructured_prune", "target", 1.0, "a number in (0, 1) (or null)"),
+    ("unstructured_prune", "allocation", "magnitude", "global, uniform, sensitivity, per_layer"),
+    ("unstructured_prune", "schedule", "cubic", "oneshot, gradual"),
+    ("unstructured_prune", "gradual_ramp", 0, "a number in (0, 1]"),
+    ("structured_prune", "target_kind", "flops", "macs, params"),
+    ("structured_prune", "allocation", "global", "sensitivity, uniform, per_layer"),
+    ("structured_prune", "round_to", 0, "a positive integer"),
+    ("dense_extra", "epochs", 0, "a positive integer"),
+])
+def test_bad_pruning_values(tmp_path, section, key, value, expected):
+    with pytest.raises(UserError) as err:
+        config.load(section, path=write(tmp_path, edit(section, key, value)))
+    assert f"{section}.{key}" in str(err.value) and expected in str(err.value)
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"schedule": "gradual", "finetune_epochs": 0}, "set finetune_epochs > 0"),
+    ({"schedule": "gradual", "target": None}, "gradual pruning is driven by a target"),
+])
+def test_rules_between_keys(tmp_path, values, expected):
+    params = yaml.safe_load(yaml.safe_dump(GOOD))
+    params["unstructured_prune"].update(values)
+    with pytest.raises(UserError, match=expected):
+        config.load("unstructured_prune", path=write(tmp_path, params))
+    params["unstructured_prune"]["schedule"] = "oneshot"
+    params["unstructured_prune"]["target"] = None
+    assert config.load("unstructured_prune", path=write(tmp_path, params))  # one-shot: both are fine

@@ -13,12 +13,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "lib", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
                  ".gitignore"]
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
-          "structured_prune", "structured_finetune", "gradcam", "compare"]
+          "structured_prune", "structured_finetune", "dense_extra", "scratch", "gradcam", "compare"]
 COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs",
                "latency_ms", "throughput_ips"}
 MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg11.pth",
-          "models/vgg11_cifar10_structured_pruned.pth", "models/vgg11_cifar10_structured_pruned_finetuned.pth"]
-METRICS_OF = dict(zip(MODELS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned"]))
+          "models/vgg11_cifar10_structured_pruned.pth", "models/vgg11_cifar10_structured_pruned_finetuned.pth",
+          "models/vgg11_cifar10_dense_extra.pth", "models/vgg11_cifar10_structured_scratch.pth"]
+METRICS_OF = dict(zip(MODELS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra",
+                               "scratch"]))
 
 # The tiny configuration: the bundled digits, a few hundred images, an epoch or two.
 TINY = {
@@ -27,10 +29,11 @@ TINY = {
     "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},
     "measure": {"batch_size": 100, "latency_runs": 2, "throughput_batch": 16, "throughput_runs": 1},
     "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
-    "unstructured_prune": {"finetune_epochs": 1, "budget": 5.0},
+    "unstructured_prune": {"finetune_epochs": 1, "budget": 5.0, "gradual_every": 2},
     "structured_sensitivity": {"ratios": [0.25, 0.5]},
     "structured_prune": {"bn_recalibration_batches": 2, "budget": 5.0},
     "structured_finetune": {"epochs": 1, "batch_size": 32},
+    "dense_extra": {"epochs": 1},
     "gradcam": {"num_images": 4, "agreement_images": 40},
 }
 
@@ -99,7 +102,7 @@ def test_artifacts_exist(repo):
 
 
 def test_metrics_share_the_common_keys(repo):
-    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned"]:
+    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra", "scratch"]:
         metrics = json.loads((repo / f"reports/metrics/{name}.json").read_text())
         assert COMMON_KEYS <= set(metrics), name
         assert 0 <= metrics["test_accuracy"] <= 100
@@ -109,7 +112,8 @@ def test_metrics_share_the_common_keys(repo):
     baseline = json.loads((repo / "reports/metrics/finetune.json").read_text())
     assert structured["params"] < baseline["params"] and structured["macs"] < baseline["macs"]
     shown = dvc(repo, "metrics", "show")
-    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "gradcam"]:
+    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "gradcam", "dense_extra",
+                 "scratch"]:
         assert f"reports/metrics/{name}.json" in shown
 
 
@@ -175,7 +179,32 @@ def test_prune_param_change_reruns_only_what_follows(repo):
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
 
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
-    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "gradcam", "compare"]
+    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "scratch", "gradcam", "compare"]
     structured = json.loads((repo / "reports/metrics/structured_pruned.json").read_text())
     assert structured["filters"]["conv8"] == 256 and structured["filters"]["conv7"] == 512
     assert "Data and pipelines are up to date" in dvc(repo, "status")
+
+
+def test_budget_bounds_the_combined_validation_drop(repo):
+    """With target: null the prune stages search the largest target whose one-shot combined validation
+    drop is within the budget; checked here on the trained tiny model by evaluating the saved models
+    independently of the stages."""
+    from lib import models
+    from lib.data import load_split
+    from lib.train import evaluate
+
+    set_params(repo, {"unstructured_prune": {"sparsities": "auto", "target": None, "budget": 1.0, "schedule": "oneshot",
+                                             "finetune_epochs": 0, "allocation": "sensitivity"},
+                      "structured_prune": {"ratios": "auto", "target": None, "budget": 1.0}})
+    dvc(repo, "repro")
+    val = load_split(str(repo / "data/val.pt"))
+    accuracy = {path: evaluate(models.load_checkpoint(str(repo / path))[0], val, 100, torch.device("cpu"))["accuracy"]
+                for path in MODELS[:3]}
+    for path, chosen in zip(MODELS[1:3], ["unstructured_sparsities", "structured_ratios"]):
+        report = json.loads((repo / f"reports/{chosen}.json").read_text())
+        assert accuracy[MODELS[0]] - accuracy[path] <= 1.0, path
+        assert report["measured_val_drop"]["before_finetune"] == pytest.approx(accuracy[MODELS[0]] - accuracy[path])
+        assert report["target"] > 0 and report["budget_search"], report
+    unstructured = json.loads((repo / "reports/metrics/unstructured.json").read_text())
+    assert unstructured["conv_sparsity"] == pytest.approx(json.loads(
+        (repo / "reports/unstructured_sparsities.json").read_text())["target"], abs=1e-4)

@@ -41,3 +41,14 @@ def test_table_rows_and_figure(tmp_path):
     assert "0.900" in lines[3] and lines[4].endswith("| - | - | - |")  # no agreement for 'structured'
     report.figure(table, str(tmp_path / "comparison.png"))
     assert (tmp_path / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rows_put_each_variant_beside_its_controls(tmp_path):
+    pruned = {**BASE, "test_accuracy": 87.5, "effective_macs": 100_000}
+    dense = {**BASE, "test_accuracy": 89.25}
+    metrics = report.load_metrics(write_metrics(tmp_path, {"original": BASE, "unstructured": pruned,
+                                                          "dense_extra": dense}))
+    table = report.rows(metrics, {}, {"unstructured": ["dense_extra"]})
+    assert table[1]["vs_dense_extra"] == -1.75 and "vs_dense_extra" not in table[0] and "vs_scratch" not in table[1]
+    text = report.markdown(table)
+    assert "| -1.75 |" in text and "| 0.1 |" in text  # the gap, and the MACs on nonzero weights (M)

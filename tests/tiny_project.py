@@ -26,6 +26,7 @@ PARAMS = {  # valid and small: a stage that gets past validation finishes in sec
     "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
     "structured_sensitivity": {"ratios": [0.25, 0.5]},
     "structured_finetune": {"epochs": 1, "batch_size": 8},
+    "dense_extra": {"epochs": 1},
     "gradcam": {"num_images": 4, "agreement_images": 20},
 }
 
@@ -89,7 +90,7 @@ def make_project(folder):
     conv_layers = [f"conv{i}" for i in range(1, 9)]
     save_torch(sweep_results(conv_layers, [0.5, 0.9]), str(folder / "reports/unstructured_sensitivity_results.pth"))
     metrics = {key: 1.0 for key in KEYS}
-    for name in ("finetune", "unstructured", "structured_pruned", "structured_finetuned"):
+    for name in ("finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra", "scratch"):
         write(folder / f"reports/metrics/{name}.json", json.dumps(metrics))
     write(folder / "reports/metrics/gradcam.json", json.dumps({"images": 20}))
     write(folder / "reports/structured_sensitivity_results.json", json.dumps(sweep_results(conv_layers, [0.25, 0.5])))
