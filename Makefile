@@ -9,8 +9,10 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 
 # The demo: the full pipeline, with params overridden for the bundled digits data and a CPU budget.
+# Recovery epochs are equal for every variant and its dense_extra control (the same-budget comparison).
 DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=15 \
-	-S unstructured_prune.finetune_epochs=2
+	-S unstructured_prune.finetune_epochs=4 -S unstructured_prune.gradual_every=2 \
+	-S structured_finetune.epochs=4 -S dense_extra.epochs=4
 
 .PHONY: setup test demo bench
 setup: $(VENV)/.installed
