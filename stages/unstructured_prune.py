@@ -31,6 +31,7 @@ def main():
     convs = models.layer_names(baseline)
     linears = [name for name in models.layer_names(baseline, include_linear=True) if name not in convs]
     weights = {name: models.layer(baseline, name).weight for name in convs}
+    curves = allocation.curves(results, convs)
     base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
     def resource(levels):  # fraction of all conv weights zeroed
@@ -41,7 +42,7 @@ def main():
             return allocation.global_levels(weights, target)
         if p["allocation"] == "uniform":
             return allocation.uniform(convs, resource, target, hi=0.999)
-        return allocation.sensitivity(allocation.curves(results, convs), resource, target)
+        return allocation.sensitivity(curves, resource, target)
 
     def one_shot(levels):
         return apply_unstructured(copy.deepcopy(baseline), {**{n: p["linear_sparsity"] for n in linears}, **levels})
@@ -55,8 +56,7 @@ def main():
     elif p["allocation"] == "per_layer":
         levels = choose_levels(results, p["budget"])
     else:
-        reachable = 0.99 if p["allocation"] != "sensitivity" else resource(
-            {n: max(allocation.curves(results, convs)[n][0]) for n in convs})
+        reachable = 0.99 if p["allocation"] != "sensitivity" else resource({n: max(curves[n][0]) for n in convs})
         levels, target, trace = allocation.choose(target, p["budget"], allocate, lambda lv: val_drop(one_shot(lv)),
                                                   reachable)
     model = one_shot(levels)
@@ -102,7 +102,7 @@ def main():
         "effective_macs_reduction": 1 - effective / baseline_metrics["macs"],
         "layer_sparsity": achieved["layers"],
     })
-    predicted = allocation.predicted_drops(allocation.curves(results, convs), levels)
+    predicted = allocation.predicted_drops(curves, levels)
     save_json({"from": "explicit" if p["sparsities"] != "auto" else "auto", "allocation": p["allocation"],
                "schedule": p["schedule"], "target": target, "budget": p["budget"], "budget_search": trace,
                "sparsities": levels, "achieved": achieved["layers"], "conv_sparsity": achieved["conv_overall"],
