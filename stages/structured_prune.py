@@ -45,12 +45,11 @@ def main():
             return allocation.uniform(convs, resource, target, hi)
         return allocation.sensitivity(curves, resource, target)
 
-    def pruned(levels):  # the smaller model, batch norm re-estimated: the one-shot result before fine-tuning
-        model, new_arch = remove_filters(baseline, arch, levels, p["round_to"])
+    def recalibrated(model):  # batch norm re-estimated in place: the one-shot result before fine-tuning
         if p["bn_recalibration_batches"] and arch["arch"] == "vgg11_bn":
             recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
                                   torch.Generator().manual_seed(params["seed"]))
-        return model, new_arch
+        return model
 
     def val_drop(model):
         return base_val - evaluate(model, val, cfg["batch_size"], device)["accuracy"]
@@ -63,12 +62,14 @@ def main():
     else:
         reachable = resource({n: hi for n in convs} if p["allocation"] == "uniform"
                              else {n: max(curves[n][0]) for n in convs})
-        ratios, target, trace = allocation.choose(target, p["budget"], allocate, lambda r: val_drop(pruned(r)[0]),
-                                                  reachable - 1e-6)
+        def one_shot_drop(levels):
+            return val_drop(recalibrated(remove_filters(baseline, arch, levels, p["round_to"])[0]))
+
+        ratios, target, trace = allocation.choose(target, p["budget"], allocate, one_shot_drop, reachable - 1e-6)
     filters_to_keep(baseline, ratios, "structured_prune.ratios", p["round_to"])  # every layer keeps a filter
     model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]
-    model, new_arch = pruned(ratios)
+    recalibrated(model)
     models.save_checkpoint(args.out, model, new_arch, classes=ckpt.get("classes"))
 
     metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
