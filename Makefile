@@ -28,7 +28,8 @@ demo: setup
 	@test -d .git || { echo "make demo needs the git clone of this project (dvc exp run records an experiment)"; exit 1; }
 	time dvc exp run $(DEMO_PARAMS)
 	@echo; cat reports/comparison.md; echo
-	@echo "Demo finished. Models in models/, metrics in reports/metrics/ (dvc metrics show), figures in"
+	@echo "Demo finished. Models in models/, one metrics row per variant in reports/metrics/ (dvc metrics show),"
+	@echo "evaluations in reports/eval/, timing in reports/timing.json, figures in"
 	@echo "reports/*.png (Grad-CAM: reports/grad_cam_comparison.png); all curves and figures on one page:"
 	@echo "dvc plots show (writes dvc_plots/index.html)."
 	@echo "NOTE: params.yaml now holds the demo's settings (git diff params.yaml); the run is also"

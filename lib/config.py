@@ -23,6 +23,12 @@ def positive_int(v):
     return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else "a positive integer"
 
 
+def int_in(low, high, why=""):
+    """An integer in [low, high]; `why` says where the bound comes from."""
+    return lambda v: (None if isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+                      else f"an integer from {low:,} to {high:,}{why}")
+
+
 def non_negative_int(v):
     return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else "an integer >= 0"
 
@@ -84,15 +90,19 @@ TRAINING = {  # hyperparameters of lib.train.fit
     "augment": boolean,
 }
 
+NUM_CLASSES = 10  # of both sources, CIFAR-10 and digits
+PER_CLASS = f" (at least one image per class: both sources have {NUM_CLASSES} classes)"
+MAX_FIGURE_IMAGES = 32  # rows of the Grad-CAM figure: about 250 pixels each at its resolution
+
 SCHEMA = {
-    "seed": non_negative_int,
+    "seed": int_in(0, 2**32 - 1, " (NumPy's seed range)"),
     "device": choice("auto", "cpu", "cuda", "mps"),
     "data": {
         "source": choice("cifar10", "digits"),
         "local_path": optional_path,
-        "val_size": positive_int,
-        "train_subset": optional(positive_int),
-        "test_subset": optional(positive_int),
+        "val_size": int_in(NUM_CLASSES, 10**9, PER_CLASS),
+        "train_subset": optional(int_in(NUM_CLASSES, 10**9, PER_CLASS)),
+        "test_subset": optional(int_in(NUM_CLASSES, 10**9, PER_CLASS)),
     },
     "model": {
         "arch": choice("vgg11", "vgg11_bn"),
@@ -135,16 +145,18 @@ SCHEMA = {
     "structured_finetune": TRAINING,
     "dense_extra": {"epochs": positive_int, "lr": positive_number},
     "gradcam": {
-        "num_images": positive_int,
+        "num_images": int_in(1, MAX_FIGURE_IMAGES, " (the figure shows one row per image)"),
         "target_layer": layer_name,
         "target": choice("predicted", "true"),
         "include_unfinetuned": boolean,
         "agreement_images": positive_int,
-        "top_k": lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1 else "a number in (0, 1]",
+        "top_k": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+        else "a number in (0, 1]",
     },
-    "measure": {
-        "batch_size": positive_int,
-        "latency_runs": positive_int,
+    "measure": {"batch_size": positive_int},
+    "timing": {
+        "latency_runs": int_in(4, 100_000, " (quartiles need 4 rounds)"),
+        "warmup": non_negative_int,
         "throughput_batch": positive_int,
         "throughput_runs": positive_int,
     },
@@ -190,6 +202,9 @@ def load(*sections, path=PARAMS_FILE):
             params = yaml.safe_load(f) or {}
         except yaml.YAMLError as err:
             raise UserError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(params, dict):
+        raise UserError(f"{path} must be a mapping of sections (seed: 0, device: auto, data: ..., as in the README's "
+                        f"parameter list); it holds a {type(params).__name__}.")
     unknown = [k for k in params if k not in SCHEMA]
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), list(SCHEMA), n=1)

@@ -8,9 +8,14 @@ class UserError(Exception):
 
 
 def run(main):
-    """Run a stage's main(); a UserError becomes a one-paragraph message and exit code 1."""
+    """Run a stage's main(); a UserError becomes a one-paragraph message and exit code 1, Ctrl-C one
+    line and exit code 130 (outputs are written atomically, so none is left half-written)."""
     try:
         main()
     except UserError as err:
         print("\n" + textwrap.fill(f"error: {err}", width=100), file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:
+        print("\ninterrupted (Ctrl-C); each output is written whole or not at all: run it again (dvc repro)",
+              file=sys.stderr)
+        sys.exit(130)

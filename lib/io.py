@@ -61,14 +61,20 @@ def _require(path, what):
                         "from the remote (dvc pull)")
 
 
-def load_json(path, what="file"):
+def load_json(path, what="file", keys=()):
+    """The JSON in `path`; with `keys`, it must be an object holding them."""
     _require(path, what)
     try:
         with open(path) as f:
-            return json.load(f)
+            data = json.load(f)
     except (ValueError, OSError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise UserError(f"cannot read {what} {path}: it is not valid JSON ({err}); regenerate it with the stage "
                         "that writes it (dvc repro)") from err
+    missing = [k for k in keys if k not in data] if isinstance(data, dict) else list(keys)
+    if missing:
+        raise UserError(f"{what} {path} lacks {', '.join(missing)}; expected a JSON object with "
+                        f"{', '.join(keys)}, as the stage that writes it produces (dvc repro)")
+    return data
 
 
 def load_torch(path, what="file"):

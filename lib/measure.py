@@ -1,20 +1,14 @@
-"""What every model variant reports, under the same JSON keys, so `dvc metrics show` is a
-comparison table: accuracy, parameters, nonzero parameters, size on disk, MACs, CPU latency and
-throughput."""
-import copy
+"""What every model variant reports, under the same JSON keys: accuracy, parameters, nonzero
+parameters, size on disk and MACs. (Timing is apart, in lib/timing.py.)"""
 import os
-import statistics
-import time
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lib.errors import UserError
 from lib.io import load_json
 from lib.train import evaluate
 
-KEYS = ("val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs",
-        "latency_ms", "throughput_ips")  # what measure() reports for every variant
+KEYS = ("val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs")
 
 
 def count_params(model):
@@ -37,28 +31,6 @@ def macs(model, image_size=32):
     return counter.get_total_flops() // 2
 
 
-def _median_seconds(fn, runs, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def timing(model, cfg, image_size=32):
-    """CPU latency (ms/image at batch 1, median) and throughput (images/s at a large batch)."""
-    cpu_model = copy.deepcopy(model).cpu().eval()
-    one = torch.randn(1, 3, image_size, image_size)
-    many = torch.randn(cfg["throughput_batch"], 3, image_size, image_size)
-    with torch.inference_mode():
-        latency = _median_seconds(lambda: cpu_model(one), cfg["latency_runs"])
-        batch = _median_seconds(lambda: cpu_model(many), cfg["throughput_runs"], warmup=1)
-    return {"latency_ms": 1000 * latency, "throughput_ips": cfg["throughput_batch"] / batch}
-
-
 def measure(model, checkpoint_path, val, test, device, cfg):
     """The common metrics of one saved model variant."""
     val_metrics = evaluate(model, val, cfg["batch_size"], device)
@@ -71,26 +43,12 @@ def measure(model, checkpoint_path, val, test, device, cfg):
         "nonzero_params": count_nonzero(model),
         "size_bytes": os.path.getsize(checkpoint_path),
         "macs": macs(model),
-        **timing(model, cfg),
     }
 
 
-def read_metrics(path, keys=KEYS):
-    """A metrics JSON file, checked for `keys` (by default those of measure()) before any work uses it."""
-    metrics = load_json(path, "metrics file")
-    missing = [k for k in keys if k not in metrics] if isinstance(metrics, dict) else list(keys)
-    if missing:
-        raise UserError(f"metrics file {path} lacks {', '.join(missing)}; expected a JSON object with "
-                        f"{', '.join(keys)}, as the stage that writes it produces (dvc repro)")
-    return metrics
-
-
-def with_speedup(metrics, baseline, cfg):
-    """`metrics` plus the baseline model's timing measured now, in the same process, and the ratios."""
-    base = timing(baseline, cfg)
-    return {**metrics, "baseline_latency_ms": base["latency_ms"], "baseline_throughput_ips": base["throughput_ips"],
-            "latency_speedup": base["latency_ms"] / metrics["latency_ms"],
-            "throughput_speedup": metrics["throughput_ips"] / base["throughput_ips"]}
+def read_metrics(path):
+    """A metrics JSON file of measure(), checked for its keys before any work uses it."""
+    return load_json(path, "metrics file", keys=KEYS)
 
 
 def relative_to(metrics, base):

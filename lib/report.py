@@ -1,5 +1,6 @@
-"""The comparison report: every variant's metrics in one markdown table and one figure of accuracy
-against size and against MACs."""
+"""The comparison report: every variant's evaluation and timing in one markdown table, one figure of
+accuracy against size and against MACs, and per variant the few numbers users compare, as the
+DVC metrics (`dvc metrics show`: one row per variant)."""
 import os
 
 import matplotlib
@@ -8,8 +9,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from lib.errors import UserError  # noqa: E402
-from lib.io import save_figure  # noqa: E402
-from lib.measure import KEYS, read_metrics  # noqa: E402
+from lib.io import load_json, save_figure  # noqa: E402
+
+REQUIRED = ("test_accuracy", "params", "nonzero_params", "size_bytes", "macs")  # of every evaluation file
+SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one variant
+    ("test_acc", "test_accuracy", 2),
+    ("drop", "test_accuracy_drop", 2),
+    ("params", "params", None),
+    ("nonzero", "nonzero_params", None),
+    ("size_mb", "smallest_mb", 3),
+    ("macs_m", "macs_m", 2),
+    ("speedup", "latency_speedup", 2),
+    ("vs_dense_extra", "vs_dense_extra", 2),
+    ("vs_scratch", "vs_scratch", 2),
+    ("cam_corr", "cam_correlation_mean", 3),
+]
 
 COLUMNS = [  # (header, key in the row, format)
     ("variant", "variant", "{}"),
@@ -31,35 +45,45 @@ COLUMNS = [  # (header, key in the row, format)
 ]
 
 
-def load_metrics(paths, keys=KEYS):
+def load_metrics(paths, keys=REQUIRED):
     """{variant: metrics dict} holding `keys`; a missing file is an error naming it and the stage that writes it."""
     out = {}
     for variant, path in paths.items():
         if not os.path.isfile(path):
             raise UserError(f"metrics file {path} for variant '{variant}' is missing; run the stage that writes "
                             "it first (dvc repro), or check the path given to the compare stage")
-        out[variant] = read_metrics(path, keys)
+        out[variant] = load_json(path, "metrics file", keys)
     return out
 
 
-def rows(metrics, agreement, controls=None):
+def rows(metrics, agreement, controls=None, timing=None):
     """One row per variant (the first is the baseline) with the table's keys; `agreement` is
-    gradcam.json, keyed by variant; `controls` maps a variant to the controls it is compared with
-    ({"unstructured": ["dense_extra"]} adds vs_dense_extra: its test accuracy minus the control's)."""
+    gradcam.json and `timing` timing.json, keyed by variant; `controls` maps a variant to the controls
+    it is compared with ({"unstructured": ["dense_extra"]} adds vs_dense_extra: its test accuracy
+    minus the control's)."""
     base = next(iter(metrics.values()))
     table = []
     for variant, m in metrics.items():
-        row = {**m, "variant": variant, "size_mb": m["size_bytes"] / 1e6, "macs_m": m["macs"] / 1e6,
-               "test_accuracy_drop": base["test_accuracy"] - m["test_accuracy"],
-               "latency_speedup": m.get("latency_speedup", 1.0), **agreement.get(variant, {})}
+        row = {"latency_speedup": 1.0, **m, **(timing or {}).get(variant, {}), "variant": variant,
+               "size_mb": m["size_bytes"] / 1e6, "macs_m": m["macs"] / 1e6,
+               "test_accuracy_drop": base["test_accuracy"] - m["test_accuracy"], **agreement.get(variant, {})}
+        row["smallest_mb"] = row["size_mb"]
         if "sparse_size_bytes" in m:
-            row["sparse_mb"] = m["sparse_size_bytes"] / 1e6
+            row["sparse_mb"] = row["smallest_mb"] = m["sparse_size_bytes"] / 1e6
         if "effective_macs" in m:
             row["effective_macs_m"] = m["effective_macs"] / 1e6
         for control in (controls or {}).get(variant, []):
             row[f"vs_{control}"] = m["test_accuracy"] - metrics[control]["test_accuracy"]
         table.append(row)
     return table
+
+
+def summary(row):
+    """The DVC metrics of one row: test accuracy, drop, parameters, nonzero parameters, size on disk
+    (the sparse export where there is one), MACs, latency speedup, and the gaps to the controls and
+    the Grad-CAM agreement where they exist."""
+    return {key: row[field] if digits is None else round(row[field], digits)
+            for key, field, digits in SUMMARY if field in row}
 
 
 def markdown(table):

@@ -51,7 +51,7 @@ def _pruned(model, layer, level, prune):
 
 
 def _progress(layers, levels):
-    return tqdm(total=len(layers) * len(levels), desc="sensitivity", leave=False)
+    return tqdm(total=len(layers) * len(levels), desc="sensitivity", leave=False, disable=None)
 
 
 @torch.inference_mode()

@@ -24,7 +24,7 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
     seen = 0
     steps = len(split["labels"]) // batch_size
     for x, y in tqdm(batches(split["images"], split["labels"], batch_size, generator, True, use_augment),
-                     total=steps, desc="batches", leave=False):
+                     total=steps, desc="batches", leave=False, disable=None):
         with _autocast(device):
             out = model(x)
             loss = loss_fn(out, y)
@@ -69,12 +69,15 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
     generator = torch.Generator().manual_seed(seed)
     history = []
     live = Live(live_dir, save_dvc_exp=False, dvcyaml=None) if live_dir else None
-    for _ in (bar := tqdm(range(hp["epochs"]), desc="epochs")):
+    for epoch in (bar := tqdm(range(hp["epochs"]), desc="epochs", disable=None)):  # disable=None: off a terminal
         metrics = {f"train_{k}": v for k, v in
                    train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"]).items()}
         metrics.update({f"val_{k}": v for k, v in evaluate(model, val, 2 * batch_size, device).items()})
         history.append(metrics)
         bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", val_acc=f"{metrics['val_accuracy']:.2f}")
+        if bar.disable:  # a log file (CI, dvc exp run > log): one line per epoch instead of redraws
+            print(f"epoch {epoch + 1}/{hp['epochs']}: loss {metrics['train_loss']:.3f}, "
+                  f"validation accuracy {metrics['val_accuracy']:.2f}%", flush=True)
         if live:
             for key, value in metrics.items():
                 live.log_metric(key.replace("_", "/", 1), value)  # train_loss -> train/loss

@@ -1,29 +1,35 @@
-"""compare: every variant's metrics -> reports/comparison.md (one table) and reports/comparison.png
-(accuracy against size and against MACs)."""
+"""compare: every variant's evaluation, timing and Grad-CAM agreement -> reports/comparison.md (one
+table), reports/comparison.png (accuracy against size and against MACs) and, per variant, the DVC
+metrics reports/metrics/<variant>.json (`dvc metrics show`: one row per variant)."""
 import argparse
 
 from lib import report
 from lib.errors import run
-from lib.io import save_text
+from lib.io import load_json, save_json, save_text
+
+VARIANTS = {"original": "finetune", "unstructured": "unstructured", "structured": "structured_pruned",
+            "structured_finetuned": "structured_finetuned", "dense_extra": "dense_extra", "scratch": "scratch"}
+CONTROLS = {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--metrics-dir", default="reports/metrics")
-    parser.add_argument("--table", default="reports/comparison.md")
-    parser.add_argument("--figure", default="reports/comparison.png")
+    for flag in ("--eval-dir", "--timing", "--table", "--figure", "--metrics-dir"):
+        parser.add_argument(flag, required=True)
     args = parser.parse_args()
-    variants = {"original": "finetune", "unstructured": "unstructured", "structured": "structured_pruned",
-                "structured_finetuned": "structured_finetuned", "dense_extra": "dense_extra", "scratch": "scratch"}
-    controls = {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}
-    metrics = report.load_metrics({v: f"{args.metrics_dir}/{name}.json" for v, name in variants.items()})
-    agreement = report.load_metrics({"gradcam": f"{args.metrics_dir}/gradcam.json"}, keys=["images"])["gradcam"]
-    table = report.rows(metrics, agreement, controls)
+    evaluations = report.load_metrics({v: f"{args.eval_dir}/{name}.json" for v, name in VARIANTS.items()})
+    agreement = load_json(f"{args.eval_dir}/gradcam.json", "Grad-CAM agreement file", keys=["images"])
+    timing = load_json(args.timing, "timing file", keys=list(VARIANTS))
+    table = report.rows(evaluations, agreement, CONTROLS, timing)
+
+    for row in table:
+        save_json(report.summary(row), f"{args.metrics_dir}/{row['variant']}.json")
     text = report.markdown(table)
     save_text("# Model variants compared\n\nTest split; drop in points against the original; `vs dense_extra` and "
               "`vs scratch`: test accuracy minus that of the control with the same training budget (dense_extra: "
               "the baseline trained as many extra epochs; scratch: the structured architecture from random "
-              "initialisation); attention agreement (Grad-CAM, "
+              "initialisation); latency at batch 1 on the CPU, all variants timed together (stage timing, median, "
+              "speedup against the original); attention agreement (Grad-CAM, "
               f"{agreement['images']} test images) against the original.\n\n" + text, args.table)
     report.figure(table, args.figure)
     print(text)

@@ -1,5 +1,5 @@
 """finetune: VGG-11 with a 10-class head trained on the training split (optionally from ImageNet
-weights) -> models/vgg11_cifar10_finetuned.pth and reports/metrics/finetune.json."""
+weights) -> models/vgg11_cifar10_finetuned.pth and reports/eval/finetune.json."""
 import argparse
 
 from lib import config, models, runtime
@@ -14,7 +14,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default="data")
     parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
-    parser.add_argument("--metrics", default="reports/metrics/finetune.json")
+    parser.add_argument("--metrics", default="reports/eval/finetune.json")
     parser.add_argument("--live", default="reports/live/finetune", help="dvclive folder (per-epoch curves)")
     args = parser.parse_args()
     params = config.load("seed", "device", "model", "finetune", "measure")

@@ -1,6 +1,6 @@
 """gradcam: where do the original and pruned models look? Grad-CAM of each model (from its checkpoint
 alone) on test images -> reports/grad_cam_comparison.png, and attention agreement of each pruned
-model with the original -> reports/metrics/gradcam.json."""
+model with the original -> reports/eval/gradcam.json."""
 import argparse
 
 from lib import config, gradcam, models, runtime
@@ -24,7 +24,7 @@ def main():
     parser.add_argument("--structured", default="models/vgg11_cifar10_structured_pruned.pth")
     parser.add_argument("--structured-finetuned", default="models/vgg11_cifar10_structured_pruned_finetuned.pth")
     parser.add_argument("--figure", default="reports/grad_cam_comparison.png")
-    parser.add_argument("--metrics", default="reports/metrics/gradcam.json")
+    parser.add_argument("--metrics", default="reports/eval/gradcam.json")
     args = parser.parse_args()
     params = config.load("seed", "device", "gradcam")
     p = params["gradcam"]

@@ -10,7 +10,7 @@ from lib import allocation, config, cost, models, runtime
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
-from lib.measure import measure, read_metrics, relative_to, with_speedup
+from lib.measure import measure, read_metrics, relative_to
 from lib.pruning import filters_to_keep, kept_count, remove_filters
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
@@ -72,7 +72,7 @@ def main():
     recalibrated(model)
     models.save_checkpoint(args.out, model, new_arch, classes=ckpt.get("classes"))
 
-    metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
+    metrics = measure(model, args.out, val, test, device, cfg)
     metrics.update({
         **relative_to(metrics, baseline_metrics),
         "val_accuracy_before_bn_recalibration": val_before,
@@ -91,8 +91,7 @@ def main():
     save_json(metrics, args.metrics)
     print(f"filters {arch['filters']} -> {new_arch['filters']}")
     print(f"params -{100 * metrics['params_reduction']:.1f}%, MACs -{100 * metrics['macs_reduction']:.1f}%, "
-          f"validation drop before fine-tuning {base_val - metrics['val_accuracy']:.2f}, latency speedup "
-          f"{metrics['latency_speedup']:.2f}x, test accuracy {metrics['test_accuracy']:.2f}%")
+          f"validation drop before fine-tuning {base_val - metrics['val_accuracy']:.2f}, test accuracy {metrics['test_accuracy']:.2f}%")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from lib import allocation, config, cost, gradual, models, runtime
 from lib.data import load_split
 from lib.errors import UserError, run
 from lib.io import save_json, save_torch
-from lib.measure import measure, read_metrics, relative_to, with_speedup
+from lib.measure import measure, read_metrics, relative_to
 from lib.pruning import apply_unstructured, make_permanent, sparsity, to_sparse
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, fit
@@ -90,7 +90,7 @@ def main():
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     save_torch({"architecture": ckpt["architecture"], "sparse_state_dict": to_sparse(model.state_dict())},
                args.sparse_out)
-    metrics = with_speedup(measure(model, args.out, val, test, device, cfg), baseline, cfg)
+    metrics = measure(model, args.out, val, test, device, cfg)
     achieved = sparsity(model)
     effective = cost.effective_macs(ckpt["architecture"], {n: 1 - s for n, s in achieved["layers"].items()})
     metrics.update({

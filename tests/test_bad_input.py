@@ -195,15 +195,15 @@ CASES = [
                  ["a pruning target of 0.99 cannot be reached with the same level in every layer (up to 0.875)"],
                  id="target-beyond-one-filter-per-layer"),
     # the controls
-    pytest.param("dense_extra", written("reports/metrics/finetune.json", '{"test_accuracy": 9'),
-                 ["cannot read metrics file reports/metrics/finetune.json: it is not valid JSON"],
+    pytest.param("dense_extra", written("reports/eval/finetune.json", '{"test_accuracy": 9'),
+                 ["cannot read metrics file reports/eval/finetune.json: it is not valid JSON"],
                  id="control-corrupt-metrics-json"),
     pytest.param("scratch", saved("models/vgg11_cifar10_structured_pruned.pth", lambda: {"weights": torch.zeros(3)}),
                  ["models/vgg11_cifar10_structured_pruned.pth is not a checkpoint of this project"],
                  id="scratch-foreign-checkpoint"),
     # structured_finetune
-    pytest.param("structured_finetune", written("reports/metrics/finetune.json", '{"test_accuracy": 9'),
-                 ["cannot read metrics file reports/metrics/finetune.json: it is not valid JSON"],
+    pytest.param("structured_finetune", written("reports/eval/finetune.json", '{"test_accuracy": 9'),
+                 ["cannot read metrics file reports/eval/finetune.json: it is not valid JSON"],
                  id="corrupt-metrics-json"),
     pytest.param("structured_finetune", saved("models/vgg11_cifar10_structured_pruned.pth",
                                               lambda: checkpoint(SMALL_PRUNED, SMALL_PRUNED, "vgg16")),
@@ -214,8 +214,8 @@ CASES = [
                  ["cannot read checkpoint models/vgg11_cifar10_structured_pruned_finetuned.pth"],
                  id="truncated-last-checkpoint"),
     # compare
-    pytest.param("compare", written("reports/metrics/structured_pruned.json", '{"accuracy": 90}'),
-                 ["metrics file reports/metrics/structured_pruned.json lacks val_accuracy, test_accuracy",
+    pytest.param("compare", written("reports/eval/structured_pruned.json", '{"accuracy": 90}'),
+                 ["metrics file reports/eval/structured_pruned.json lacks test_accuracy, params",
                   "expected a JSON object with"], id="foreign-metrics"),
 ]
 
@@ -310,6 +310,17 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("structured_prune", "ratios", {"conv8": 1.0}, "'auto' or a mapping layer -> number in [0, 1)"),
     ("structured_prune", "ratios", {}, "'auto' or a mapping layer -> number in [0, 1)"),
     ("gradcam", "target_layer", "conv9", "one of conv1 ... conv8"),
+    # bounds (issue 12): every class keeps an image, a figure that fits, no boolean for a number
+    ("data", "train_subset", 5, "an integer from 10 to 1,000,000,000 (at least one image per class: both sources "
+                                "have 10 classes)"),
+    ("data", "test_subset", 9, "an integer from 10 to 1,000,000,000 (at least one image per class"),
+    ("data", "val_size", 3, "an integer from 10 to 1,000,000,000 (at least one image per class"),
+    ("gradcam", "num_images", 10000, "an integer from 1 to 32 (the figure shows one row per image)"),
+    ("gradcam", "top_k", True, "a number in (0, 1]"),
+    ("finetune", "lr", True, "a number > 0"),
+    ("unstructured_prune", "target", True, "a number in (0, 1) (or null)"),
+    ("timing", "latency_runs", 2, "an integer from 4 to 100,000 (quartiles need 4 rounds)"),
+    ("timing", "warmup", False, "an integer >= 0"),
 ], ids=lambda v: str(v))
 def test_bad_param_value(tmp_path, section, key, value, allowed):
     edited = yaml.safe_load(yaml.safe_dump(GOOD))
@@ -319,6 +330,25 @@ def test_bad_param_value(tmp_path, section, key, value, allowed):
     with pytest.raises(UserError) as err:
         config.load(section, path=str(path))
     assert f"{section}.{key} = {value!r} is not allowed; expected {allowed}" in str(err.value)
+
+
+@pytest.mark.parametrize("value", [-1, 2**32, 2**64, True, 0.5])
+def test_seed_out_of_range(tmp_path, value):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({**GOOD, "seed": value}))
+    with pytest.raises(UserError) as err:
+        config.load("seed", path=str(path))
+    assert (f"seed = {value!r} is not allowed; expected an integer from 0 to 4,294,967,295 (NumPy's seed range)"
+            in str(err.value))
+
+
+@pytest.mark.parametrize("text,kind", [("- seed: 0\n- device: cpu\n", "list"), ("42\n", "int"),
+                                       ("just text\n", "str")])
+def test_params_file_that_is_not_a_mapping(tmp_path, text, kind):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError, match=f"params.yaml must be a mapping of sections .* it holds a {kind}"):
+        config.load("seed", path=str(path))
 
 
 def test_misspelt_key_inside_a_section(tmp_path):

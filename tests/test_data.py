@@ -51,3 +51,17 @@ def test_batches_cover_every_image_once_and_drop_last():
     seen = torch.cat([y for _, y in data.batches(images, labels, 4, torch.Generator().manual_seed(0))])
     assert sorted(seen.tolist()) == list(range(10))
     assert [len(y) for _, y in data.batches(images, labels, 4, drop_last=True)] == [4, 4]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_smallest_allowed_subset_keeps_every_class(seed):
+    """config allows subsets down to one image per class (10); on the real sources' labels (the digits'
+    classes are uneven: 174 to 183 images) the stratified split then keeps one image of every class."""
+    from sklearn.datasets import load_digits
+    labels = torch.as_tensor(load_digits().target)
+    for size in (10, 11, 19):
+        _, taken = data.stratified_split(labels, size, torch.Generator().manual_seed(seed))
+        assert (torch.bincount(labels[taken], minlength=10) >= 1).all()
+    cifar = torch.arange(50_000) % 10
+    _, taken = data.stratified_split(cifar, 10, torch.Generator().manual_seed(seed))
+    assert torch.bincount(cifar[taken]).tolist() == [1] * 10

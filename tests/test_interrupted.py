@@ -108,7 +108,7 @@ def test_sigkill_during_training_leaves_previous_outputs_intact(tmp_path):
     file that did not exist still does not, and no temporary file appears anywhere."""
     folder = make_project(tmp_path / "project")
     set_params(folder, lambda p: p["finetune"].update(epochs=100_000))  # far more than the test waits for
-    model, metrics, live = (folder / "models/vgg11_cifar10_finetuned.pth", folder / "reports/metrics/finetune.json",
+    model, metrics, live = (folder / "models/vgg11_cifar10_finetuned.pth", folder / "reports/eval/finetune.json",
                             folder / "reports/live/finetune")
     metrics.unlink()
     before = snapshot(folder)
@@ -131,3 +131,29 @@ def test_sigkill_during_training_leaves_previous_outputs_intact(tmp_path):
     outside_live = {p: h for p, h in after.items() if not p.startswith("reports/live/finetune/")}
     assert outside_live == {p: h for p, h in before.items() if not p.startswith("reports/live/finetune/")}
     assert not [p for p in after if os.path.basename(p).startswith(".tmp-")]
+
+
+def test_ctrl_c_during_training_ends_with_one_line(tmp_path):
+    """Ctrl-C (SIGINT) while the real finetune stage trains: one line saying so, no traceback, exit code
+    130, and the previous model untouched."""
+    folder = make_project(tmp_path / "project")
+    set_params(folder, lambda p: p["finetune"].update(epochs=100_000))
+    model, live = folder / "models/vgg11_cifar10_finetuned.pth", folder / "reports/live/finetune"
+    previous = model.read_bytes()
+    proc = subprocess.Popen(stage_command("finetune"), cwd=folder, env=stage_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (live / "plots/metrics/train/loss.tsv").exists():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the stage did not start training in time"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines == ["interrupted (Ctrl-C); each output is written whole or not at all: run it again (dvc repro)"], \
+        stderr
+    assert model.read_bytes() == previous

@@ -2,7 +2,7 @@ import torch
 
 from lib import measure, models
 
-CFG = {"batch_size": 32, "latency_runs": 3, "throughput_batch": 8, "throughput_runs": 1}
+CFG = {"batch_size": 32}
 
 
 def test_macs_of_full_vgg11_match_a_hand_count():
@@ -36,5 +36,5 @@ def test_measure_has_the_common_keys(tmp_path, small_arch):
     split = make_split(20)
     result = measure.measure(model, str(path), split, split, torch.device("cpu"), CFG)
     assert set(result) == {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params",
-                           "size_bytes", "macs", "latency_ms", "throughput_ips"}
-    assert result["size_bytes"] == path.stat().st_size and result["latency_ms"] > 0
+                           "size_bytes", "macs"}
+    assert result["size_bytes"] == path.stat().st_size

@@ -13,9 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "lib", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
                  ".gitignore"]
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
-          "structured_prune", "structured_finetune", "dense_extra", "scratch", "gradcam", "compare"]
-COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs",
-               "latency_ms", "throughput_ips"}
+          "structured_prune", "structured_finetune", "dense_extra", "scratch", "gradcam", "timing", "compare"]
+COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs"}
+VARIANTS = ["original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch"]
 MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg11.pth",
           "models/vgg11_cifar10_structured_pruned.pth", "models/vgg11_cifar10_structured_pruned_finetuned.pth",
           "models/vgg11_cifar10_dense_extra.pth", "models/vgg11_cifar10_structured_scratch.pth"]
@@ -27,7 +27,8 @@ TINY = {
     "device": "cpu",  # byte-identical reruns are promised on the CPU
     "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
     "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},
-    "measure": {"batch_size": 100, "latency_runs": 2, "throughput_batch": 16, "throughput_runs": 1},
+    "measure": {"batch_size": 100},
+    "timing": {"latency_runs": 4, "warmup": 1, "throughput_batch": 16, "throughput_runs": 1},
     "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
     "unstructured_prune": {"finetune_epochs": 1, "budget": 5.0, "gradual_every": 2},
     "structured_sensitivity": {"ratios": [0.25, 0.5]},
@@ -48,19 +49,22 @@ def set_params(repo, overrides):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def sh(repo, *cmd):
+def sh(repo, *cmd, check=True):
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
     result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
+    if check:
+        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
 
 
 def git(repo, *args):
-    return sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", *args)
+    result = sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", *args)
+    return result.stdout + result.stderr
 
 
 def dvc(repo, *args):
-    return sh(repo, sys.executable, "-m", "dvc", *args)
+    result = sh(repo, sys.executable, "-m", "dvc", *args)
+    return result.stdout + result.stderr
 
 
 def ran(output):
@@ -103,18 +107,53 @@ def test_artifacts_exist(repo):
 
 def test_metrics_share_the_common_keys(repo):
     for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra", "scratch"]:
-        metrics = json.loads((repo / f"reports/metrics/{name}.json").read_text())
+        metrics = json.loads((repo / f"reports/eval/{name}.json").read_text())
         assert COMMON_KEYS <= set(metrics), name
         assert 0 <= metrics["test_accuracy"] <= 100
-    unstructured = json.loads((repo / "reports/metrics/unstructured.json").read_text())
+    unstructured = json.loads((repo / "reports/eval/unstructured.json").read_text())
     assert unstructured["nonzero_params"] < unstructured["params"]
-    structured = json.loads((repo / "reports/metrics/structured_pruned.json").read_text())
-    baseline = json.loads((repo / "reports/metrics/finetune.json").read_text())
+    structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
+    baseline = json.loads((repo / "reports/eval/finetune.json").read_text())
     assert structured["params"] < baseline["params"] and structured["macs"] < baseline["macs"]
+
+
+def test_metrics_show_reads_as_one_row_per_variant(repo):
+    """`dvc metrics show` is compare's per-variant summary: one row each, within 160 columns, with the
+    numbers of the evaluation, timing and Grad-CAM files it summarises."""
     shown = dvc(repo, "metrics", "show")
-    for name in ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "gradcam", "dense_extra",
-                 "scratch"]:
-        assert f"reports/metrics/{name}.json" in shown
+    assert max(len(line) for line in shown.splitlines()) <= 160, shown
+    evaluations = dict(zip(VARIANTS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned",
+                                      "dense_extra", "scratch"]))
+    timing = json.loads((repo / "reports/timing.json").read_text())
+    agreement = json.loads((repo / "reports/eval/gradcam.json").read_text())
+    base = json.loads((repo / "reports/eval/finetune.json").read_text())
+    for variant, name in evaluations.items():
+        assert f"reports/metrics/{variant}.json" in shown
+        shown_row = next(line for line in shown.splitlines() if f"reports/metrics/{variant}.json" in line)
+        m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
+        e = json.loads((repo / f"reports/eval/{name}.json").read_text())
+        assert m["test_acc"] == round(e["test_accuracy"], 2) and f"{m['test_acc']:g}" in shown_row
+        assert m["drop"] == round(base["test_accuracy"] - e["test_accuracy"], 2)
+        assert (m["params"], m["nonzero"]) == (e["params"], e["nonzero_params"])
+        assert m["size_mb"] == round(e.get("sparse_size_bytes", e["size_bytes"]) / 1e6, 3)
+        assert m["speedup"] == round(timing[variant]["latency_speedup"], 2)
+    dense = json.loads((repo / "reports/eval/dense_extra.json").read_text())
+    for variant, controls in {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}.items():
+        m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
+        e = json.loads((repo / f"reports/eval/{evaluations[variant]}.json").read_text())
+        assert m["vs_dense_extra"] == round(e["test_accuracy"] - dense["test_accuracy"], 2)
+        assert ("vs_scratch" in m) == ("scratch" in controls)
+        assert m["cam_corr"] == round(agreement[variant]["cam_correlation_mean"], 3)
+
+
+def test_timing_has_every_variant_against_the_baseline(repo):
+    from lib.timing import KEYS
+    timing = json.loads((repo / "reports/timing.json").read_text())
+    assert list(timing) == VARIANTS
+    for variant, t in timing.items():
+        assert set(t) == set(KEYS) and t["latency_ms"] > 0 and t["throughput_ips"] > 0, variant
+        assert t["latency_speedup"] == pytest.approx(timing["original"]["latency_ms"] / t["latency_ms"])
+    assert timing["original"]["latency_speedup"] == 1.0 and timing["original"]["latency_speedup_iqr"] == 0.0
 
 
 def test_checkpoints_load_with_weights_only(repo):
@@ -133,6 +172,41 @@ def test_dvc_status_is_clean(repo):
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
 
+def outputs(repo):
+    """{path: sha256} of every file under data/, models/ and reports/."""
+    import hashlib
+    return {p.relative_to(repo).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for d in ("data", "models", "reports") for p in sorted((repo / d).rglob("*")) if p.is_file()}
+
+
+def test_a_failed_run_costs_nothing(repo):
+    """A typo in a param: DVC deletes the stage's outputs and runs it, the stage refuses the value.
+    After the fix, `dvc repro` restores them from the run cache: nothing is trained, every output is
+    back byte for byte, in seconds."""
+    import time
+    before = outputs(repo)
+    params = (repo / "params.yaml").read_text()
+    set_params(repo, {"finetune": {"lr": "abc"}})
+    failed = sh(repo, sys.executable, "-m", "dvc", "repro", check=False)
+    assert failed.returncode != 0 and "finetune.lr = 'abc' is not allowed" in failed.stderr, failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not (repo / MODELS[0]).exists()  # what the issue describes: DVC removed the baseline before running
+    (repo / "params.yaml").write_text(params)
+    start = time.perf_counter()
+    output = dvc(repo, "repro")
+    assert ran(output) == [] and "Stage 'finetune' is cached - skipping run, checking out outputs" in output, output
+    assert time.perf_counter() - start < 60
+    assert outputs(repo) == before
+
+
+def test_a_timing_setting_reruns_only_timing(repo):
+    params = (repo / "params.yaml").read_text()
+    set_params(repo, {"timing": {"latency_runs": 5}})
+    assert ran(dvc(repo, "repro")) == ["timing", "compare"]
+    (repo / "params.yaml").write_text(params)
+    assert ran(dvc(repo, "repro")) == []  # back to the recorded run: restored from the run cache
+
+
 def test_plots_render(repo, tmp_path):
     dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))  # outside the repo: nothing to commit by mistake
     assert (tmp_path / "plots" / "index.html").stat().st_size > 0
@@ -147,7 +221,7 @@ def test_remote_round_trip(repo, tmp_path):
     from lib.train import evaluate
 
     dvc(repo, "remote", "add", "-d", "-f", "local", str(tmp_path / "remote"))
-    git(repo, "add", "-A")  # dvc.lock, the .gitignore files DVC wrote, the uncached metrics, .dvc/config
+    git(repo, "add", "-A")  # dvc.lock, the .gitignore files DVC wrote, .dvc/config
     git(repo, "commit", "-qm", "results")
     assert git(repo, "status", "--porcelain") == ""
     tracked = git(repo, "ls-files").split()
@@ -164,7 +238,7 @@ def test_remote_round_trip(repo, tmp_path):
     params = yaml.safe_load((clone / "params.yaml").read_text())
     test = load_split(str(clone / "data/test.pt"))
     for path, name in METRICS_OF.items():
-        recorded = json.loads((clone / f"reports/metrics/{name}.json").read_text())
+        recorded = json.loads((clone / f"reports/eval/{name}.json").read_text())
         model, _ = models.load_checkpoint(str(clone / path))
         got = evaluate(model, test, params["measure"]["batch_size"], torch.device("cpu"))
         assert got["accuracy"] == recorded["test_accuracy"], path
@@ -174,13 +248,14 @@ def test_remote_round_trip(repo, tmp_path):
 def test_prune_param_change_reruns_only_what_follows(repo):
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
-    assert ran(dvc(repo, "repro")) == ["unstructured_prune", "gradcam", "compare"]
+    assert ran(dvc(repo, "repro")) == ["unstructured_prune", "gradcam", "timing", "compare"]
     chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
 
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
-    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "scratch", "gradcam", "compare"]
-    structured = json.loads((repo / "reports/metrics/structured_pruned.json").read_text())
+    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "scratch", "gradcam", "timing",
+                                       "compare"]
+    structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
     assert structured["filters"]["conv8"] == 256 and structured["filters"]["conv7"] == 512
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
@@ -205,6 +280,6 @@ def test_budget_bounds_the_combined_validation_drop(repo):
         assert accuracy[MODELS[0]] - accuracy[path] <= 1.0, path
         assert report["measured_val_drop"]["before_finetune"] == pytest.approx(accuracy[MODELS[0]] - accuracy[path])
         assert report["target"] > 0 and report["budget_search"], report
-    unstructured = json.loads((repo / "reports/metrics/unstructured.json").read_text())
+    unstructured = json.loads((repo / "reports/eval/unstructured.json").read_text())
     assert unstructured["conv_sparsity"] == pytest.approx(json.loads(
         (repo / "reports/unstructured_sparsities.json").read_text())["target"], abs=1e-4)

@@ -17,12 +17,14 @@ from lib import models
 from lib.io import save_torch
 from lib.measure import KEYS
 from lib.pruning import to_sparse
+from lib.timing import KEYS as TIMING_KEYS
 
 SMALL_PRUNED = [f // 2 for f in SMALL_FILTERS]
 PARAMS = {  # valid and small: a stage that gets past validation finishes in seconds
     "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
     "finetune": {"epochs": 1, "batch_size": 8},
-    "measure": {"batch_size": 20, "latency_runs": 1, "throughput_batch": 4, "throughput_runs": 1},
+    "measure": {"batch_size": 20},
+    "timing": {"latency_runs": 4, "warmup": 0, "throughput_batch": 4, "throughput_runs": 1},
     "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
     "structured_sensitivity": {"ratios": [0.25, 0.5]},
     "structured_finetune": {"epochs": 1, "batch_size": 8},
@@ -91,8 +93,10 @@ def make_project(folder):
     save_torch(sweep_results(conv_layers, [0.5, 0.9]), str(folder / "reports/unstructured_sensitivity_results.pth"))
     metrics = {key: 1.0 for key in KEYS}
     for name in ("finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra", "scratch"):
-        write(folder / f"reports/metrics/{name}.json", json.dumps(metrics))
-    write(folder / "reports/metrics/gradcam.json", json.dumps({"images": 20}))
+        write(folder / f"reports/eval/{name}.json", json.dumps(metrics))
+    write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20}))
+    variants = ("original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch")
+    write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for key in TIMING_KEYS} for v in variants}))
     write(folder / "reports/structured_sensitivity_results.json", json.dumps(sweep_results(conv_layers, [0.25, 0.5])))
     for path in stage_outputs():  # every other output: a placeholder standing for the previous run's
         target = folder / path

@@ -1,0 +1,54 @@
+"""CPU timing of model variants, apart from training: all variants in one process, interleaved
+round-robin after a warm-up, each speedup against the baseline timed alongside it, with the spread
+(interquartile range) beside every median."""
+import statistics
+import time
+
+import torch
+
+KEYS = ("latency_ms", "latency_iqr_ms", "throughput_ips", "latency_speedup", "latency_speedup_iqr",
+        "throughput_speedup")  # what time_interleaved() reports per variant
+
+
+def _round_robin(calls, runs, warmup):
+    """{name: [seconds per call]}: after `warmup` untimed calls each, `runs` rounds in which every call
+    runs once, the starting call rotating each round, so drift in the machine's speed (other load,
+    clock changes) falls on every variant alike."""
+    names = list(calls)
+    for name in names:
+        for _ in range(warmup):
+            calls[name]()
+    times = {name: [] for name in names}
+    for r in range(runs):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _iqr(values):
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return q3 - q1
+
+
+def time_interleaved(models, baseline, cfg, image_size=32):
+    """CPU timing of every model in `models` ({name: model}), interleaved round-robin in this process:
+    latency (ms per image at batch 1: median and interquartile range over cfg["latency_runs"] rounds),
+    throughput (images/s at cfg["throughput_batch"], median over cfg["throughput_runs"] rounds), and
+    the speedups against models[baseline]: the ratio of medians, with the IQR of the per-round ratios."""
+    cpu = {name: model.cpu().eval() for name, model in models.items()}
+    one = torch.randn(1, 3, image_size, image_size)
+    many = torch.randn(cfg["throughput_batch"], 3, image_size, image_size)
+    with torch.inference_mode():
+        single = _round_robin({n: (lambda m=m: m(one)) for n, m in cpu.items()}, cfg["latency_runs"], cfg["warmup"])
+        batch = _round_robin({n: (lambda m=m: m(many)) for n, m in cpu.items()}, cfg["throughput_runs"], 1)
+    base, base_batch = statistics.median(single[baseline]), statistics.median(batch[baseline])
+    out = {}
+    for name in cpu:
+        latency, per_round = statistics.median(single[name]), [b / t for b, t in zip(single[baseline], single[name])]
+        out[name] = {"latency_ms": 1000 * latency, "latency_iqr_ms": 1000 * _iqr(single[name]),
+                     "throughput_ips": cfg["throughput_batch"] / statistics.median(batch[name]),
+                     "latency_speedup": base / latency, "latency_speedup_iqr": _iqr(per_round),
+                     "throughput_speedup": base_batch / statistics.median(batch[name])}
+    return out

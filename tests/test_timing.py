@@ -1,0 +1,50 @@
+"""lib.timing: the round-robin order, and the statistics against a hand computation on a fake clock."""
+import statistics
+
+import pytest
+import torch
+
+from lib import models, timing
+
+
+def test_round_robin_rotates_the_first_call_and_warms_up_each(monkeypatch):
+    calls = []
+    timing._round_robin({n: (lambda n=n: calls.append(n)) for n in "abc"}, runs=3, warmup=2)
+    assert calls == ["a", "a", "b", "b", "c", "c"] + ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+
+
+def test_statistics_on_a_fake_clock(monkeypatch):
+    """Each call of 'slow' takes 4 ticks and of 'fast' 1 tick, except 'fast' once takes 3: medians,
+    IQRs and ratios as computed by hand from those durations (5 latency rounds, one untimed
+    large-batch warm-up, 5 throughput rounds)."""
+    durations = {"slow": iter([4] * 5 + [99] + [4] * 5), "fast": iter([1, 1, 3, 1, 1] + [99] + [1, 1, 3, 1, 1])}
+    clock = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock[0])
+
+    def call(name):
+        return lambda *_: clock.__setitem__(0, clock[0] + next(durations[name]))
+
+    fake = {"slow": call("slow"), "fast": call("fast")}
+    monkeypatch.setattr(torch.nn.Module, "__call__", lambda self, x: fake[self.name]())
+    nets = {}
+    for name in ("slow", "fast"):
+        nets[name] = torch.nn.Identity()
+        nets[name].name = name
+    out = timing.time_interleaved(nets, "slow", {"latency_runs": 5, "warmup": 0, "throughput_batch": 10,
+                                                 "throughput_runs": 5})
+    assert out["slow"]["latency_ms"] == 4000 and out["fast"]["latency_ms"] == 1000
+    assert out["fast"]["latency_speedup"] == 4.0 and out["slow"]["latency_speedup"] == 1.0
+    q1, _, q3 = statistics.quantiles([1, 1, 3, 1, 1], n=4)
+    assert out["fast"]["latency_iqr_ms"] == pytest.approx(1000 * (q3 - q1))
+    q1, _, q3 = statistics.quantiles([4, 4, 4 / 3, 4, 4], n=4)
+    assert out["fast"]["latency_speedup_iqr"] == pytest.approx(q3 - q1)
+    assert out["fast"]["throughput_ips"] == 10.0 and out["fast"]["throughput_speedup"] == 4.0
+
+
+def test_real_models_every_key(small_arch):
+    nets = {"a": models.build(small_arch), "b": models.build(small_arch)}
+    out = timing.time_interleaved(nets, "a", {"latency_runs": 4, "warmup": 1, "throughput_batch": 4,
+                                              "throughput_runs": 1})
+    for t in out.values():
+        assert set(t) == set(timing.KEYS) and t["latency_ms"] > 0 and t["throughput_ips"] > 0
+    assert out["a"]["latency_speedup"] == 1.0
