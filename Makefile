@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Recovery epochs are equal for every variant and its dense_extra control (the same-budget comparison).
 DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=15 \
 	-S unstructured_prune.finetune_epochs=4 -S unstructured_prune.gradual_every=2 \
-	-S structured_finetune.epochs=4 -S dense_extra.epochs=4
+	-S structured_finetune.epochs=4 -S dense_extra.epochs=4 -S gradcam.faithfulness_images=60
 
 .PHONY: setup test demo bench
 setup: $(VENV)/.installed

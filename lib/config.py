@@ -150,6 +150,10 @@ SCHEMA = {
         "target": choice("predicted", "true"),
         "include_unfinetuned": boolean,
         "agreement_images": positive_int,
+        "faithfulness_images": positive_int,
+        "road_percentiles": lambda v: None if isinstance(v, list) and v and len(set(v)) == len(v) and all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 < x < 100 for x in v)
+        else "a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
         "top_k": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
         else "a number in (0, 1]",
     },

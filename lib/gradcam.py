@@ -1,4 +1,5 @@
-"""Grad-CAM (pytorch-grad-cam) for any VGG-11 variant, the agreement of two models' maps, and the
+"""Grad-CAM (pytorch-grad-cam) for any VGG-11 variant, the agreement of two models' maps, their
+faithfulness (ROAD and the CAM-masked confidence change, pytorch-grad-cam's metrics), and the
 side-by-side comparison figure.
 
 A CAM layer is named like a conv layer: "convK" is the ReLU right after convK (after its batch norm
@@ -11,8 +12,10 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
+from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirstAverage, ROADMostRelevantFirstAverage
 from pytorch_grad_cam.utils.image import show_cam_on_image
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 from torch import nn
 
 from lib.data import normalize
@@ -100,6 +103,37 @@ def agreement(cams_a, cams_b, preds_a, preds_b, top_k=0.2):
     return {"cam_correlation_mean": corr.mean().item(), "cam_correlation_std": corr.std(correction=0).item(),
             "topk_iou_mean": iou.mean().item(), "topk_iou_std": iou.std(correction=0).item(),
             "prediction_agreement": (preds_a == preds_b).double().mean().item()}
+
+
+def faithfulness(model, images_uint8, cams, classes, percentiles, device, batch_size=100):
+    """Is a model's explanation faithful to what it computes? Per image, changes in the softmax
+    probability of `classes` (the explained classes) when pixels are replaced by ROAD's noisy linear
+    imputation (Rong et al. 2022): `road_morf` removing the most relevant pixels first (more negative:
+    more faithful), `road_lerf` the least relevant first (closer to 0: more faithful), each averaged
+    over `percentiles`, `road_combined` = (lerf - morf) / 2 (higher: more faithful); and
+    `cam_keep_change`, when the image is multiplied by its CAM (keeping only the CAM region).
+    Returns {name: float tensor [N]}; the imputation's noise comes from torch's global RNG (seeded)."""
+    model = model.to(device).eval()
+    metrics = {"road_morf": ROADMostRelevantFirstAverage(percentiles),
+               "road_lerf": ROADLeastRelevantFirstAverage(percentiles), "cam_keep_change": CamMultImageConfidenceChange()}
+    out = {name: [] for name in metrics}
+    for start in range(0, len(images_uint8), batch_size):
+        x = normalize(images_uint8[start:start + batch_size].to(device))
+        targets = [ClassifierOutputSoftmaxTarget(int(c)) for c in classes[start:start + batch_size]]
+        batch_cams = cams[start:start + batch_size].numpy()
+        for name, metric in metrics.items():
+            out[name].append(torch.from_numpy(np.asarray(metric(x, batch_cams, targets, model), dtype=np.float32)))
+    out = {name: torch.cat(values).flatten() for name, values in out.items()}
+    out["road_combined"] = (out["road_lerf"] - out["road_morf"]) / 2
+    return out
+
+
+def summarize(scores):
+    """{name_mean, name_std} (population std) of per-image scores {name: tensor}."""
+    out = {}
+    for name, values in scores.items():
+        out[f"{name}_mean"], out[f"{name}_std"] = values.double().mean().item(), values.double().std(correction=0).item()
+    return out
 
 
 def pick_images(labels, n, seed):

@@ -23,6 +23,7 @@ SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one v
     ("vs_dense_extra", "vs_dense_extra", 2),
     ("vs_scratch", "vs_scratch", 2),
     ("cam_corr", "cam_correlation_mean", 3),
+    ("road", "road_combined_mean", 4),
 ]
 
 COLUMNS = [  # (header, key in the row, format)
@@ -42,6 +43,9 @@ COLUMNS = [  # (header, key in the row, format)
     ("CAM correlation", "cam_correlation_mean", "{:.3f}"),
     ("top-k IoU", "topk_iou_mean", "{:.3f}"),
     ("same prediction", "prediction_agreement", "{:.3f}"),
+    ("ROAD combined", "road_combined_mean", "{:+.4f}"),
+    ("CAM-kept conf. change", "cam_keep_change_mean", "{:+.4f}"),
+    ("ROAD, original's CAMs", "original_cams_road_combined_mean", "{:+.4f}"),
 ]
 
 

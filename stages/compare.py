@@ -18,7 +18,8 @@ def main():
         parser.add_argument(flag, required=True)
     args = parser.parse_args()
     evaluations = report.load_metrics({v: f"{args.eval_dir}/{name}.json" for v, name in VARIANTS.items()})
-    agreement = load_json(f"{args.eval_dir}/gradcam.json", "Grad-CAM agreement file", keys=["images"])
+    agreement = load_json(f"{args.eval_dir}/gradcam.json", "Grad-CAM agreement file",
+                          keys=["images", "faithfulness_images"])
     timing = load_json(args.timing, "timing file", keys=list(VARIANTS))
     table = report.rows(evaluations, agreement, CONTROLS, timing)
 
@@ -30,7 +31,11 @@ def main():
               "the baseline trained as many extra epochs; scratch: the structured architecture from random "
               "initialisation); latency at batch 1 on the CPU, all variants timed together (stage timing, median, "
               "speedup against the original); attention agreement (Grad-CAM, "
-              f"{agreement['images']} test images) against the original.\n\n" + text, args.table)
+              f"{agreement['images']} test images) against the original; faithfulness of each variant's own "
+              f"Grad-CAM on {agreement['faithfulness_images']} test images (ROAD combined: half the difference of the "
+              "class probability's change when the least and when the most relevant pixels are imputed away, "
+              "averaged over the percentiles; higher is more faithful; CAM-kept: the change when only the CAM "
+              "region is kept), and of the original's CAMs scored on each pruned model.\n\n" + text, args.table)
     report.figure(table, args.figure)
     print(text)
 

@@ -1,60 +1,77 @@
-"""gradcam: where do the original and pruned models look? Grad-CAM of each model (from its checkpoint
-alone) on test images -> reports/grad_cam_comparison.png, and attention agreement of each pruned
-model with the original -> reports/eval/gradcam.json."""
+"""gradcam: where do the original and pruned models look, and are their explanations faithful?
+Grad-CAM of each model (from its checkpoint alone) on test images -> reports/grad_cam_comparison.png;
+per variant, the attention agreement with the original, the faithfulness of its own CAMs (ROAD and
+the CAM-masked confidence change) and, for the pruned variants, of the original's CAMs scored on the
+pruned model -> reports/eval/gradcam.json."""
 import argparse
+
+import torch
 
 from lib import config, gradcam, models, runtime
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
 
-VARIANTS = {  # column title -> command-line option holding its checkpoint
-    "original": "baseline",
+VARIANTS = {  # variant -> column title of the figure
+    "original": "original",
     "unstructured": "unstructured",
-    "structured + fine-tune": "structured_finetuned",
-    "structured, no fine-tune": "structured",
+    "structured_finetuned": "structured + fine-tune",
+    "structured": "structured, no fine-tune",
+    "dense_extra": "dense_extra (control)",
+    "scratch": "scratch (control)",
 }
+PRUNED = ("unstructured", "structured_finetuned", "structured")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="data")
-    parser.add_argument("--baseline", default="models/vgg11_cifar10_finetuned.pth")
-    parser.add_argument("--unstructured", default="models/unstructured_pruned_vgg11.pth")
-    parser.add_argument("--structured", default="models/vgg11_cifar10_structured_pruned.pth")
-    parser.add_argument("--structured-finetuned", default="models/vgg11_cifar10_structured_pruned_finetuned.pth")
-    parser.add_argument("--figure", default="reports/grad_cam_comparison.png")
-    parser.add_argument("--metrics", default="reports/eval/gradcam.json")
+    parser.add_argument("--data", required=True)
+    for variant in VARIANTS:
+        parser.add_argument(f"--{variant.replace('_', '-')}", required=True, help="checkpoint")
+    parser.add_argument("--figure", required=True)
+    parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
     params = config.load("seed", "device", "gradcam")
     p = params["gradcam"]
     device = runtime.setup(params["seed"], params["device"])
     test = load_split(f"{args.data}/test.pt")
 
-    # The first images of pick_images are one per class: they make the figure; all are used for agreement.
-    n = min(max(p["agreement_images"], p["num_images"]), len(test["labels"]))
+    # The first images of pick_images are one per class: they make the figure; the agreement and
+    # faithfulness metrics use the first agreement_images and faithfulness_images of them.
+    n = min(max(p["agreement_images"], p["num_images"], p["faithfulness_images"]), len(test["labels"]))
     idx = gradcam.pick_images(test["labels"], n, params["seed"])
     images, labels = test["images"][idx], test["labels"][idx]
     targets = labels if p["target"] == "true" else None
-    variants = VARIANTS if p["include_unfinetuned"] else {k: v for k, v in VARIANTS.items() if v != "structured"}
-    loaded = {title: models.load_checkpoint(getattr(args, option), device)[0]  # all checked before any work
-              for title, option in variants.items()}
-    cams = {title: gradcam.compute_cams(model, p["target_layer"], images, targets, device)
-            for title, model in loaded.items()}
+    shown = [v for v in VARIANTS if p["include_unfinetuned"] or v != "structured"]
+    loaded = {v: models.load_checkpoint(getattr(args, v), device)[0] for v in shown}  # all checked before any work
+    cams = {v: gradcam.compute_cams(model, p["target_layer"], images, targets, device) for v, model in loaded.items()}
 
     rows = min(p["num_images"], n)
     gradcam.comparison_figure(images[:rows], labels[:rows], test["classes"],
-                              [(title, c[:rows], pred[:rows], conf[:rows]) for title, (c, pred, conf) in cams.items()],
+                              [(VARIANTS[v], c[:rows], pred[:rows], conf[:rows]) for v, (c, pred, conf) in cams.items()],
                               args.figure)
-    reference = cams["original"]
-    metrics = {variants[title]: gradcam.agreement(reference[0], c, reference[1], pred, p["top_k"])
-               for title, (c, pred, _) in cams.items() if title != "original"}
-    metrics["images"] = n
+    m, k = min(p["agreement_images"], n), min(p["faithfulness_images"], n)
+    ref_cams, ref_preds, _ = cams["original"]
+    metrics = {"images": m, "faithfulness_images": k, "road_percentiles": p["road_percentiles"]}
+    for v, (c, pred, _) in cams.items():
+        explained = pred[:k] if targets is None else labels[:k]
+        torch.manual_seed(params["seed"])  # the same imputation noise for every variant
+        metrics[v] = gradcam.summarize(gradcam.faithfulness(loaded[v], images[:k], c[:k], explained,
+                                                            p["road_percentiles"], device))
+        if v != "original":
+            metrics[v].update(gradcam.agreement(ref_cams[:m], c[:m], ref_preds[:m], pred[:m], p["top_k"]))
+        if v in PRUNED:  # the original's explanation, scored on the pruned model
+            explained = ref_preds[:k] if targets is None else labels[:k]
+            torch.manual_seed(params["seed"])
+            cross = gradcam.faithfulness(loaded[v], images[:k], ref_cams[:k], explained, p["road_percentiles"], device)
+            metrics[v].update({f"original_cams_{key}": value for key, value in gradcam.summarize(cross).items()})
     save_json(metrics, args.metrics)
-    for name, m in metrics.items():
-        if name != "images":
-            print(f"{name:22s} CAM correlation {m['cam_correlation_mean']:.3f} ± {m['cam_correlation_std']:.3f}, "
-                  f"top-{p['top_k']:.0%} IoU {m['topk_iou_mean']:.3f}, same prediction {m['prediction_agreement']:.3f}")
+    for v in cams:
+        s = metrics[v]
+        print(f"{v:22s} ROAD combined {s['road_combined_mean']:+.4f} ± {s['road_combined_std']:.4f}, "
+              f"CAM-kept confidence change {s['cam_keep_change_mean']:+.4f}" + (
+                  f", CAM correlation {s['cam_correlation_mean']:.3f}, same prediction {s['prediction_agreement']:.3f}"
+                  if v != "original" else ""))
 
 
 if __name__ == "__main__":

@@ -137,3 +137,27 @@ def test_figure_grid_and_title_colours(tmp_path):
             assert grid[r][c].get_title() == f"{title}\n{CLASSES[pred]} ({100 * float(confs[r]):.0f}%)"
             colour = matplotlib.colors.to_hex(grid[r][c].title.get_color())
             assert colour == (green if pred == r else red)
+
+
+@pytest.mark.filterwarnings("ignore:__array_wrap__ must accept context:DeprecationWarning")  # grad-cam 1.5.7 + NumPy 2
+def test_faithfulness_matches_pytorch_grad_cam_road_combined():
+    """road_combined against pytorch-grad-cam's own ROADCombined on the same model, images and CAMs
+    (the imputation noise differs: both draw it, in another order); cam_keep_change against a hand
+    computation of the softmax probability change when the normalised image is multiplied by its CAM."""
+    from pytorch_grad_cam.metrics.road import ROADCombined
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+    model, x = small_model(), images(6)
+    cams, preds, _ = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, x, None, "cpu")
+    scores = gradcam.faithfulness(model, x, cams, preds, [30, 70], "cpu", batch_size=4)
+    assert set(scores) == {"road_morf", "road_lerf", "road_combined", "cam_keep_change"}
+    assert all(v.shape == (6,) for v in scores.values())
+    targets = [ClassifierOutputSoftmaxTarget(int(c)) for c in preds]
+    expected = ROADCombined(percentiles=[30, 70])(normalize(x), cams.numpy(), targets, model)
+    assert torch.allclose(scores["road_combined"], torch.as_tensor(expected, dtype=torch.float32), atol=2e-3)
+    with torch.no_grad():
+        before = model(normalize(x)).softmax(1)[torch.arange(6), preds]
+        after = model(normalize(x) * cams[:, None]).softmax(1)[torch.arange(6), preds]
+    assert torch.allclose(scores["cam_keep_change"], after - before, atol=1e-6)
+    summary = gradcam.summarize(scores)
+    assert summary["road_morf_mean"] == pytest.approx(scores["road_morf"].double().mean().item())
+    assert summary["road_morf_std"] == pytest.approx(scores["road_morf"].double().std(correction=0).item())
