@@ -35,7 +35,7 @@ TINY = {
     "structured_prune": {"bn_recalibration_batches": 2, "budget": 5.0},
     "structured_finetune": {"epochs": 1, "batch_size": 32},
     "dense_extra": {"epochs": 1},
-    "gradcam": {"num_images": 4, "agreement_images": 40},
+    "gradcam": {"num_images": 4, "agreement_images": 40, "faithfulness_images": 20},
 }
 
 
@@ -243,6 +243,45 @@ def test_remote_round_trip(repo, tmp_path):
         got = evaluate(model, test, params["measure"]["batch_size"], torch.device("cpu"))
         assert got["accuracy"] == recorded["test_accuracy"], path
         assert got["loss"] == pytest.approx(recorded["test_loss"], rel=1e-5), path
+
+
+def test_experiments_shared_across_clones(repo, tmp_path):
+    """Sweeps past one machine with DVC's own engine: the project on a shared git remote (a bare repo)
+    and a DVC remote (a folder); two clones each run an experiment and `dvc exp push` it; a third
+    sees both in `dvc exp show`, applies one, and has its outputs (pulled with the experiment)
+    with `dvc status` clean. The experiments change a timing setting, so each re-runs only timing and
+    compare: the round trip is about sharing, not training."""
+    storage = tmp_path / "storage"
+    dvc(repo, "remote", "add", "-d", "-f", "shared", str(storage))
+    git(repo, "add", "-A")
+    if git(repo, "status", "--porcelain"):
+        git(repo, "commit", "-qm", "shared remote")
+    dvc(repo, "push")
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(tmp_path / "origin.git"))
+
+    def clone(name):
+        path = tmp_path / name
+        git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(path))
+        return path
+
+    for name, runs in (("alice", 5), ("bob", 6)):
+        path = clone(name)
+        dvc(path, "pull")
+        dvc(path, "exp", "run", "-n", f"{name}-exp", "-S", f"timing.latency_runs={runs}")
+        dvc(path, "exp", "push", "origin", f"{name}-exp")
+
+    carol = clone("carol")
+    listed = dvc(carol, "exp", "list", "origin")
+    assert "alice-exp" in listed and "bob-exp" in listed, listed
+    dvc(carol, "exp", "pull", "origin", "alice-exp")
+    dvc(carol, "exp", "pull", "origin", "bob-exp")
+    shown = dvc(carol, "exp", "show", "--csv")
+    assert "alice-exp" in shown and "bob-exp" in shown, shown
+    dvc(carol, "exp", "apply", "bob-exp")
+    assert yaml.safe_load((carol / "params.yaml").read_text())["timing"]["latency_runs"] == 6
+    assert json.loads((carol / "reports/timing.json").read_text()).keys() == set(VARIANTS)
+    assert (carol / MODELS[0]).exists()
+    assert "Data and pipelines are up to date" in dvc(carol, "status")
 
 
 def test_prune_param_change_reruns_only_what_follows(repo):
