@@ -23,7 +23,6 @@ SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one v
     ("vs_dense_extra", "vs_dense_extra", 2),
     ("vs_scratch", "vs_scratch", 2),
     ("cam_corr", "cam_correlation_mean", 3),
-    ("road", "road_combined_mean", 4),
 ]
 
 COLUMNS = [  # (header, key in the row, format)
