@@ -17,7 +17,9 @@ stays within it. Levels are fractions in [0, 1); drops are percentage points.
 import numpy as np
 import torch
 
+from lib import cost
 from lib.errors import UserError
+from lib.pruning import kept_count
 
 
 def curves(results, layers, step=0.01):
@@ -129,3 +131,39 @@ def choose(target, budget, allocate, drop_at, reachable):
     if target is None:
         target, trace = largest_within(lambda t: drop_at(allocate(t)), budget, reachable)
     return allocate(target), target, trace
+
+
+def conv_sparsity(weights):
+    """resource(levels) for unstructured pruning: the fraction of all conv weights ({layer: tensor})
+    that per-layer levels zero."""
+    total = sum(w.numel() for w in weights.values())
+    return lambda levels: sum(levels.get(n, 0.0) * w.numel() for n, w in weights.items()) / total
+
+
+def unstructured(allocation, weights, curves_):
+    """(allocate, reachable): allocate(target) -> {conv: sparsity} reaching an overall conv sparsity
+    `target` by `allocation` (global, uniform or sensitivity), and the largest target it can reach."""
+    resource = conv_sparsity(weights)
+    if allocation == "global":
+        return (lambda target: global_levels(weights, target)), 0.99
+    if allocation == "uniform":
+        return (lambda target: uniform(list(weights), resource, target, hi=0.999)), 0.99
+    return (lambda target: sensitivity(curves_, resource, target)), resource({n: max(curves_[n][0]) for n in weights})
+
+
+def structured(allocation, arch, convs, curves_, kind, round_to):
+    """(allocate, reachable, hi) for structured pruning of a model of architecture `arch`:
+    allocate(target) -> {conv: fraction of filters removed} removing a fraction `target` of its
+    MACs or parameters (`kind`) by `allocation` (uniform or sensitivity), filter counts rounded to
+    multiples of `round_to`; the largest target it can reach; and the largest ratio that keeps a
+    filter in every layer."""
+    def resource(levels):  # fraction of the baseline's MACs (or parameters) removed
+        shrunk = {**arch, "filters": [kept_count(n, levels.get(name, 0.0), round_to)
+                                      for name, n in zip(convs, arch["filters"])]}
+        return 1 - cost.total(shrunk, kind) / cost.total(arch, kind)
+
+    hi = min(1 - 1 / n for n in arch["filters"])
+    if allocation == "uniform":
+        return (lambda target: uniform(convs, resource, target, hi)), resource({n: hi for n in convs}) - 1e-6, hi
+    return ((lambda target: sensitivity(curves_, resource, target)),
+            resource({n: max(curves_[n][0]) for n in convs}) - 1e-6, hi)

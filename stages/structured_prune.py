@@ -6,12 +6,12 @@ import argparse
 
 import torch
 
-from lib import allocation, config, cost, models, runtime
+from lib import allocation, config, models, runtime
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
 from lib.measure import measure, read_metrics, relative_to
-from lib.pruning import filters_to_keep, kept_count, remove_filters
+from lib.pruning import filters_to_keep, remove_filters
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
@@ -31,20 +31,6 @@ def main():
     curves = allocation.curves(results, convs)
     base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
-    def shrunk(levels):  # the architecture the levels give
-        return {**arch, "filters": [kept_count(n, levels.get(name, 0.0), p["round_to"])
-                                    for name, n in zip(convs, arch["filters"])]}
-
-    def resource(levels):  # fraction of the baseline's MACs (or parameters) removed
-        return 1 - cost.total(shrunk(levels), p["target_kind"]) / cost.total(arch, p["target_kind"])
-
-    hi = min(1 - 1 / n for n in arch["filters"])  # the largest ratio that keeps a filter in every layer
-
-    def allocate(target):
-        if p["allocation"] == "uniform":
-            return allocation.uniform(convs, resource, target, hi)
-        return allocation.sensitivity(curves, resource, target)
-
     def recalibrated(model):  # batch norm re-estimated in place: the one-shot result before fine-tuning
         if p["bn_recalibration_batches"] and arch["arch"] == "vgg11_bn":
             recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
@@ -60,12 +46,13 @@ def main():
     elif p["allocation"] == "per_layer":
         ratios = choose_levels(results, p["budget"])
     else:
-        reachable = resource({n: hi for n in convs} if p["allocation"] == "uniform"
-                             else {n: max(curves[n][0]) for n in convs})
+        allocate, reachable, _ = allocation.structured(p["allocation"], arch, convs, curves, p["target_kind"],
+                                                       p["round_to"])
+
         def one_shot_drop(levels):
             return val_drop(recalibrated(remove_filters(baseline, arch, levels, p["round_to"])[0]))
 
-        ratios, target, trace = allocation.choose(target, p["budget"], allocate, one_shot_drop, reachable - 1e-6)
+        ratios, target, trace = allocation.choose(target, p["budget"], allocate, one_shot_drop, reachable)
     filters_to_keep(baseline, ratios, "structured_prune.ratios", p["round_to"])  # every layer keeps a filter
     model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]

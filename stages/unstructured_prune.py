@@ -34,16 +34,6 @@ def main():
     curves = allocation.curves(results, convs)
     base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
-    def resource(levels):  # fraction of all conv weights zeroed
-        return sum(levels[n] * weights[n].numel() for n in convs) / sum(w.numel() for w in weights.values())
-
-    def allocate(target):
-        if p["allocation"] == "global":
-            return allocation.global_levels(weights, target)
-        if p["allocation"] == "uniform":
-            return allocation.uniform(convs, resource, target, hi=0.999)
-        return allocation.sensitivity(curves, resource, target)
-
     def one_shot(levels):
         return apply_unstructured(copy.deepcopy(baseline), {**{n: p["linear_sparsity"] for n in linears}, **levels})
 
@@ -56,7 +46,7 @@ def main():
     elif p["allocation"] == "per_layer":
         levels = choose_levels(results, p["budget"])
     else:
-        reachable = 0.99 if p["allocation"] != "sensitivity" else resource({n: max(curves[n][0]) for n in convs})
+        allocate, reachable = allocation.unstructured(p["allocation"], weights, curves)
         levels, target, trace = allocation.choose(target, p["budget"], allocate, lambda lv: val_drop(one_shot(lv)),
                                                   reachable)
     model = one_shot(levels)

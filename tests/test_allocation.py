@@ -112,3 +112,30 @@ def test_largest_within_finds_the_threshold_and_only_returns_measured_points():
     target, trace = allocation.largest_within(bumpy, budget=0.6, hi=0.99)
     assert bumpy(target) <= 0.6 and {"target": target, "drop": bumpy(target)} in trace or target == 0.0
     assert allocation.largest_within(lambda t: 0.0, 1.0, hi=0.9)[0] == 0.9
+
+
+def test_allocators_reach_their_targets_measured_on_the_built_models():
+    """allocation.unstructured / structured against independent measurements: the zeros of the
+    masked model, and torch's flop counter and parameter count on the physically smaller one."""
+    from lib.pruning import apply_unstructured, remove_filters, sparsity
+    torch.manual_seed(0)
+    spec = models.architecture(filters=[8, 16, 16, 16, 32, 32, 32, 32])
+    model = models.build(spec)
+    convs = models.layer_names(model)
+    weights = {name: models.layer(model, name).weight for name in convs}
+    records = [{"layer": n, "level": s, "accuracy": 90.0 - 10 * s * (k + 1)} for k, n in enumerate(convs)
+               for s in (0.5, 0.9)]
+    curves = allocation.curves({"baseline": {"accuracy": 90.0}, "records": records}, convs)
+    for name in ("global", "uniform", "sensitivity"):
+        allocate, reachable = allocation.unstructured(name, weights, curves)
+        assert reachable == (0.9 if name == "sensitivity" else 0.99)
+        levels = allocate(0.6)
+        assert allocation.conv_sparsity(weights)(levels) == pytest.approx(0.6, abs=1e-3)
+        pruned = apply_unstructured(models.build(spec), levels)
+        assert sparsity(pruned)["conv_overall"] == pytest.approx(0.6, abs=2e-3), name
+    for kind, measured in (("macs", macs), ("params", count_params)):
+        for name in ("uniform", "sensitivity"):
+            allocate, reachable, hi = allocation.structured(name, spec, convs, curves, kind, round_to=4)
+            assert 0.6 < reachable < 1 and hi == pytest.approx(7 / 8)
+            small, _ = remove_filters(model, spec, allocate(0.5), round_to=4)
+            assert 1 - measured(small) / measured(model) >= 0.5, (kind, name)
