@@ -157,6 +157,7 @@ SCHEMA = {
         "top_k": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
         else "a number in (0, 1]",
     },
+    "tradeoff": {"unstructured_targets": levels, "structured_targets": levels},
     "measure": {"batch_size": positive_int},
     "timing": {
         "latency_runs": int_in(4, 100_000, " (quartiles need 4 rounds)"),

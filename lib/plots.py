@@ -114,3 +114,22 @@ def filter_norms_figure(norms, removed_indices, before_weights, after_weights, p
     right.tick_params(axis="x", labelrotation=30)
     right.legend()
     _save(fig, path)
+
+
+def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
+    """Test accuracy against the compression target, one line per allocation (rows of
+    tradeoff_rows), with reference `points` [(label, x, accuracy)] (pruned and fine-tuned variants,
+    controls of another architecture) and horizontal `lines` [(label, accuracy)] (dense models)."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name in allocations:
+        xy = [(r["target"], r[name]) for r in rows if name in r]
+        if xy:
+            ax.plot(*zip(*xy), marker="o", label=f"{name}, one-shot")
+    for (label, accuracy), style in zip(lines, ("--", ":", "-.")):
+        ax.axhline(accuracy, color="black", linestyle=style, label=f"{label} ({accuracy:.2f}%)")
+    for (label, x, accuracy), marker in zip(points, "*Dsp^v"):
+        ax.scatter(x, accuracy, s=140, marker=marker, zorder=3, label=f"{label} ({accuracy:.2f}%)")
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    _save(fig, path)

@@ -321,6 +321,9 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("unstructured_prune", "target", True, "a number in (0, 1) (or null)"),
     ("timing", "latency_runs", 2, "an integer from 4 to 100,000 (quartiles need 4 rounds)"),
     ("timing", "warmup", False, "an integer >= 0"),
+    ("tradeoff", "unstructured_targets", [0.5, 1.0], "a non-empty list of distinct numbers in (0, 1)"),
+    ("tradeoff", "structured_targets", 0.5, "a non-empty list of numbers in (0, 1)"),
+    ("gradcam", "road_percentiles", [20, 100], "a non-empty list of distinct integers in (0, 100)"),
 ], ids=lambda v: str(v))
 def test_bad_param_value(tmp_path, section, key, value, allowed):
     edited = yaml.safe_load(yaml.safe_dump(GOOD))

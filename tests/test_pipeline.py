@@ -13,7 +13,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "lib", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
                  ".gitignore"]
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
-          "structured_prune", "structured_finetune", "dense_extra", "scratch", "gradcam", "timing", "compare"]
+          "structured_prune", "structured_finetune", "dense_extra", "scratch", "unstructured_tradeoff",
+          "structured_tradeoff", "gradcam", "timing", "compare"]
 COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs"}
 VARIANTS = ["original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch"]
 MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg11.pth",
@@ -36,6 +37,7 @@ TINY = {
     "structured_finetune": {"epochs": 1, "batch_size": 32},
     "dense_extra": {"epochs": 1},
     "gradcam": {"num_images": 4, "agreement_images": 40, "faithfulness_images": 20},
+    "tradeoff": {"unstructured_targets": [0.5, 0.95], "structured_targets": [0.3, 0.8]},
 }
 
 
@@ -144,6 +146,34 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
         assert m["vs_dense_extra"] == round(e["test_accuracy"] - dense["test_accuracy"], 2)
         assert ("vs_scratch" in m) == ("scratch" in controls)
         assert m["cam_corr"] == round(agreement[variant]["cam_correlation_mean"], 3)
+
+
+def test_tradeoff_curves_against_an_independent_pruning(repo):
+    """The one-shot curves: every allocation at every reachable target, each structured point at least
+    its target; the global allocation's accuracy equals torch's own global_unstructured pruning of
+    the baseline, evaluated here."""
+    from torch.nn.utils import prune
+    from lib import models
+    from lib.data import load_split
+    from lib.train import evaluate
+    rows = json.loads((repo / "reports/plots/unstructured_tradeoff.json").read_text())
+    assert [r["target"] for r in rows] == TINY["tradeoff"]["unstructured_targets"]
+    assert {"global", "uniform", "sensitivity"} <= set(rows[0]) and "sensitivity" not in rows[1]  # sweep tops at 0.9
+    test = load_split(str(repo / "data/test.pt"))
+    for row in rows:
+        model, _ = models.load_checkpoint(str(repo / MODELS[0]))
+        prune.global_unstructured([(conv, "weight") for _, _, conv in models.convs(model)],
+                                  prune.L1Unstructured, amount=row["target"])
+        assert row["global"] == pytest.approx(evaluate(model, test, 100, torch.device("cpu"))["accuracy"], abs=1e-9)
+    rows = json.loads((repo / "reports/plots/structured_tradeoff.json").read_text())
+    assert [r["target"] for r in rows] == TINY["tradeoff"]["structured_targets"]
+    assert {"uniform", "sensitivity"} <= set(rows[0])
+    for row in rows:
+        for name in ("uniform", "sensitivity"):
+            if name in row:
+                assert row[f"{name}_achieved"] >= row["target"] - 1e-9 and 0 <= row[name] <= 100
+    for path in ("reports/unstructured_tradeoff.png", "reports/structured_tradeoff.png"):
+        assert (repo / path).read_bytes()[:4] == b"\x89PNG", path
 
 
 def test_timing_has_every_variant_against_the_baseline(repo):
@@ -287,13 +317,13 @@ def test_experiments_shared_across_clones(repo, tmp_path):
 def test_prune_param_change_reruns_only_what_follows(repo):
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
-    assert ran(dvc(repo, "repro")) == ["unstructured_prune", "gradcam", "timing", "compare"]
+    assert ran(dvc(repo, "repro")) == ["unstructured_prune", "unstructured_tradeoff", "gradcam", "timing", "compare"]
     chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
 
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
-    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "scratch", "gradcam", "timing",
-                                       "compare"]
+    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "scratch", "structured_tradeoff",
+                                       "gradcam", "timing", "compare"]
     structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
     assert structured["filters"]["conv8"] == 256 and structured["filters"]["conv7"] == 512
     assert "Data and pipelines are up to date" in dvc(repo, "status")

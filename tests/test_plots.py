@@ -75,3 +75,14 @@ def test_filter_norms_figure(tmp_path, figures):
     red = [b for b in bars if b.get_facecolor() == bars[0].get_facecolor()]
     assert len(red) == 6  # the lowest (first in sorted order) are the removed ones
     assert "conv5" in left.get_title() and len(right.get_legend().get_texts()) == 2
+
+
+def test_tradeoff_figure(tmp_path, figures):
+    rows = [{"target": 0.5, "global": 80.0, "uniform": 79.0}, {"target": 0.9, "global": 60.0}]
+    plots.tradeoff_figure(rows, ["global", "uniform", "sensitivity"], [("variant", 0.9, 85.0)],
+                          [("original", 86.0), ("dense_extra", 86.5)], tmp_path / "curve.png", "sparsity", "t")
+    assert_png(tmp_path / "curve.png")
+    (ax,) = figures[0].axes
+    assert [line.get_ydata().tolist() for line in ax.lines[:2]] == [[80.0, 60.0], [79.0]]  # no sensitivity line
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "global, one-shot", "uniform, one-shot", "original (86.00%)", "dense_extra (86.50%)", "variant (85.00%)"]

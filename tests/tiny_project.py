@@ -30,6 +30,7 @@ PARAMS = {  # valid and small: a stage that gets past validation finishes in sec
     "structured_finetune": {"epochs": 1, "batch_size": 8},
     "dense_extra": {"epochs": 1},
     "gradcam": {"num_images": 4, "agreement_images": 20, "faithfulness_images": 4},
+    "tradeoff": {"unstructured_targets": [0.5], "structured_targets": [0.3]},
 }
 
 
@@ -94,6 +95,8 @@ def make_project(folder):
     metrics = {key: 1.0 for key in KEYS}
     for name in ("finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra", "scratch"):
         write(folder / f"reports/eval/{name}.json", json.dumps(metrics))
+    write(folder / "reports/unstructured_sparsities.json",
+          json.dumps({"allocation": "global", "schedule": "gradual", "conv_sparsity": 0.5}))
     write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20, "faithfulness_images": 4}))
     variants = ("original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch")
     write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for key in TIMING_KEYS} for v in variants}))

@@ -1,0 +1,56 @@
+"""unstructured_tradeoff: the accuracy-versus-compression curve of unstructured pruning. At each overall
+conv sparsity of tradeoff.unstructured_targets, every allocation (global, uniform, sensitivity) prunes
+the baseline one-shot and is scored on the test split; the pruned and fine-tuned variant and the dense
+controls are drawn beside the curves -> plot data (a DVC plot) and a figure."""
+import argparse
+import copy
+
+from lib import allocation, config, models, plots, runtime
+from lib.data import load_split
+from lib.errors import run
+from lib.io import load_json, save_json
+from lib.measure import read_metrics
+from lib.pruning import apply_unstructured
+from lib.sensitivity import read_results
+from lib.train import evaluate
+
+ALLOCATIONS = ("global", "uniform", "sensitivity")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    for flag in ("--data", "--model", "--results", "--baseline-metrics", "--variant", "--chosen", "--dense-extra",
+                 "--plot-data", "--figure"):
+        parser.add_argument(flag, required=True)
+    args = parser.parse_args()
+    params = config.load("seed", "device", "tradeoff", "measure")
+    device = runtime.setup(params["seed"], params["device"])
+    test = load_split(f"{args.data}/test.pt", device)
+    baseline, _ = models.load_checkpoint(args.model, device)
+    results, base = read_results(args.results), read_metrics(args.baseline_metrics)
+    variant, dense_extra = read_metrics(args.variant), read_metrics(args.dense_extra)
+    chosen = load_json(args.chosen, "chosen-levels report", keys=["allocation", "schedule", "conv_sparsity"])
+    convs = models.layer_names(baseline)
+    weights = {name: models.layer(baseline, name).weight for name in convs}
+    curves = allocation.curves(results, convs)
+
+    rows = []
+    for target in sorted(params["tradeoff"]["unstructured_targets"]):
+        row = {"target": target}
+        for name in ALLOCATIONS:
+            allocate, reachable = allocation.unstructured(name, weights, curves)
+            if target <= reachable:  # the sensitivity allocation reaches only the sweep's largest levels
+                model = apply_unstructured(copy.deepcopy(baseline), allocate(target))
+                row[name] = evaluate(model, test, params["measure"]["batch_size"], device)["accuracy"]
+        rows.append(row)
+        print(f"sparsity {target:.2f}: " + ", ".join(f"{name} {row[name]:.2f}%" for name in ALLOCATIONS if name in row))
+    save_json(rows, args.plot_data)
+    label = f"{chosen['allocation']}, {chosen['schedule']} + fine-tune (the variant)"
+    plots.tradeoff_figure(rows, ALLOCATIONS, [(label, chosen["conv_sparsity"], variant["test_accuracy"])],
+                          [("original", base["test_accuracy"]), ("dense_extra", dense_extra["test_accuracy"])],
+                          args.figure, "overall conv sparsity (fraction of conv weights zeroed)",
+                          "Unstructured pruning: test accuracy against sparsity")
+
+
+if __name__ == "__main__":
+    run(main)
