@@ -117,8 +117,8 @@ def filter_norms_figure(norms, removed_indices, before_weights, after_weights, p
 
 
 def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
-    """Test accuracy against the compression target, one line per allocation (rows of
-    tradeoff_rows), with reference `points` [(label, x, accuracy)] (pruned and fine-tuned variants,
+    """Test accuracy against the compression target, one line per allocation (rows
+    {"target": t, <allocation>: accuracy} as the trade-off stages write them), with reference `points` [(label, x, accuracy)] (pruned and fine-tuned variants,
     controls of another architecture) and horizontal `lines` [(label, accuracy)] (dense models)."""
     fig, ax = plt.subplots(figsize=(8, 5))
     for name in allocations:

@@ -37,11 +37,12 @@ def main():
     curves = allocation.curves(results, convs)
     recalibrate = p["bn_recalibration_batches"] and arch["arch"] == "vgg11_bn"
 
+    allocators = {name: allocation.structured(name, arch, convs, curves, p["target_kind"], p["round_to"])[:2]
+                  for name in ALLOCATIONS}
     rows = []
     for target in sorted(params["tradeoff"]["structured_targets"]):
         row = {"target": target}
-        for name in ALLOCATIONS:
-            allocate, reachable, _ = allocation.structured(name, arch, convs, curves, p["target_kind"], p["round_to"])
+        for name, (allocate, reachable) in allocators.items():
             if target <= reachable:
                 model, new_arch = remove_filters(baseline, arch, allocate(target), p["round_to"])
                 row[f"{name}_achieved"] = 1 - cost.total(new_arch, p["target_kind"]) / cost.total(arch, p["target_kind"])

@@ -34,11 +34,11 @@ def main():
     weights = {name: models.layer(baseline, name).weight for name in convs}
     curves = allocation.curves(results, convs)
 
+    allocators = {name: allocation.unstructured(name, weights, curves) for name in ALLOCATIONS}
     rows = []
     for target in sorted(params["tradeoff"]["unstructured_targets"]):
         row = {"target": target}
-        for name in ALLOCATIONS:
-            allocate, reachable = allocation.unstructured(name, weights, curves)
+        for name, (allocate, reachable) in allocators.items():
             if target <= reachable:  # the sensitivity allocation reaches only the sweep's largest levels
                 model = apply_unstructured(copy.deepcopy(baseline), allocate(target))
                 row[name] = evaluate(model, test, params["measure"]["batch_size"], device)["accuracy"]
