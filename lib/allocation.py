@@ -103,9 +103,14 @@ def global_levels(weights, target):
     order, so the count is exact)."""
     flat = torch.cat([w.detach().abs().flatten().cpu() for w in weights.values()])
     k = round(target * len(flat))
-    owner = torch.repeat_interleave(torch.arange(len(weights)), torch.tensor([w.numel() for w in weights.values()]))
-    pruned = torch.bincount(owner[torch.argsort(flat, stable=True)[:k]], minlength=len(weights))
-    return {layer: int(c) / w.numel() for (layer, w), c in zip(weights.items(), pruned.tolist())}
+    zeroed = torch.zeros_like(flat, dtype=torch.bool)
+    if k:  # the k smallest: all below the k-th smallest value, then the first of its ties (a stable sort's k)
+        kth = flat.kthvalue(k).values
+        zeroed = flat < kth
+        ties = (flat == kth).nonzero().flatten()
+        zeroed[ties[:k - int(zeroed.sum())]] = True
+    pruned = [int(part.sum()) for part in zeroed.split([w.numel() for w in weights.values()])]
+    return {layer: c / w.numel() for (layer, w), c in zip(weights.items(), pruned)}
 
 
 def largest_within(drop_at, budget, hi, tol=0.005):
