@@ -6,6 +6,7 @@ import os
 import yaml
 
 from lib.errors import UserError
+from lib.runtime import available_devices
 
 PARAMS_FILE = "params.yaml"
 
@@ -13,6 +14,15 @@ PARAMS_FILE = "params.yaml"
 # Each check returns None when the value is fine, or a phrase saying what is allowed.
 def choice(*options):
     return lambda v: None if v in options else "one of: " + ", ".join(map(str, options))
+
+
+def device(v):
+    """`auto`, or a device this machine has."""
+    have = available_devices()
+    if v == "auto" or v in have:
+        return None
+    missing = f" ({v} is not available on this machine)" if v in ("cuda", "mps") else ""
+    return f"'auto' or a device this machine has: {', '.join(reversed(have))}{missing}"
 
 
 def boolean(v):
@@ -96,7 +106,7 @@ MAX_FIGURE_IMAGES = 32  # rows of the Grad-CAM figure: about 250 pixels each at 
 
 SCHEMA = {
     "seed": int_in(0, 2**32 - 1, " (NumPy's seed range)"),
-    "device": choice("auto", "cpu", "cuda", "mps"),
+    "device": device,
     "data": {
         "source": choice("cifar10", "digits"),
         "local_path": optional_path,

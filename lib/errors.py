@@ -1,10 +1,21 @@
 """User-facing errors: one paragraph naming the key or file, the value and what is allowed."""
+import contextlib
 import sys
 import textwrap
 
 
 class UserError(Exception):
     """A problem with the user's input (params, files, environment), not a bug."""
+
+
+@contextlib.contextmanager
+def param(key):
+    """Name the params.yaml entry behind the values used in the block: a UserError raised inside (by
+    lib code, which knows nothing of params.yaml) comes out as `params.yaml: <key>: <message>`."""
+    try:
+        yield
+    except UserError as err:
+        raise UserError(f"params.yaml: {key}: {err}") from err
 
 
 def run(main):

@@ -1,11 +1,13 @@
 """What every model variant reports, under the same JSON keys: accuracy, parameters, nonzero
-parameters, size on disk and MACs. (Timing is apart, in lib/timing.py.)"""
+parameters, size on disk and MACs (timing is apart, in lib/timing.py); and save_variant, the epilogue
+of every stage that produces a variant."""
 import os
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lib.io import load_json
+from lib import models
+from lib.io import load_json, save_json
 from lib.train import evaluate
 
 KEYS = ("val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs")
@@ -62,3 +64,16 @@ def relative_to(metrics, base):
         "val_accuracy_drop": base["val_accuracy"] - metrics["val_accuracy"],
         "test_accuracy_drop": base["test_accuracy"] - metrics["test_accuracy"],
     }
+
+
+def save_variant(model, arch, out, metrics_path, data, device, params, baseline=None, classes=None, **extra):
+    """Save a model variant (its checkpoint at `out`), measure it on data["val"] and data["test"] (the
+    keys above), relative to the baseline's metrics when given, plus `extra` -> metrics_path.
+    Returns the metrics."""
+    models.save_checkpoint(out, model, arch, classes=classes)
+    metrics = measure(model, out, data["val"], data["test"], device, params["measure"])
+    if baseline is not None:
+        metrics.update(relative_to(metrics, baseline))
+    metrics.update(extra)
+    save_json(metrics, metrics_path)
+    return metrics

@@ -135,8 +135,9 @@ def load_checkpoint(path, device="cpu"):
     if problem:
         raise UserError(f"checkpoint {path} has an invalid architecture {arch!r}: {problem}")
     try:
-        model = build(arch)
-        model.load_state_dict(ckpt["state_dict"])
+        with torch.device("meta"):  # no initialisation to pay for: every tensor comes from the file
+            model = build(arch)
+        model.load_state_dict(ckpt["state_dict"], assign=True)
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         # load_state_dict lists every mismatching tensor on its own line: show the first
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]

@@ -3,15 +3,12 @@
 Sweep results are those of lib.sensitivity: {"baseline": {"accuracy", "loss"},
 "records": [{"layer", "level", "accuracy", "loss"}, ...]}; accuracies in percent.
 """
-import matplotlib
+import numpy as np
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from lib.io import save_figure  # noqa: E402
+from lib.io import save_figure
 
 
 def _layers_and_levels(results):
@@ -39,17 +36,11 @@ def _flat(values):
     return np.asarray(values, dtype=np.float64).ravel()
 
 
-def _save(fig, path):
-    try:
-        save_figure(fig, path)
-    finally:
-        plt.close(fig)
-
-
 def sensitivity_lines(results, path, xlabel="sparsity", title="Per-layer pruning sensitivity"):
     """Accuracy against level, one line per layer, the unpruned accuracy dashed."""
     layers, _ = _layers_and_levels(results)
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
     for name in layers:
         points = sorted((r["level"], r["accuracy"]) for r in results["records"] if r["layer"] == name)
         ax.plot(*zip(*points), marker="o", label=name)
@@ -57,7 +48,7 @@ def sensitivity_lines(results, path, xlabel="sparsity", title="Per-layer pruning
     ax.set(xlabel=xlabel, ylabel="validation accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(ncol=2, fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def weight_histograms(before, after, path, title):
@@ -65,7 +56,8 @@ def weight_histograms(before, after, path, title):
     the exact zeros as a separate red bar at 0 with their count (log scale so both show)."""
     before, after = _flat(before), _flat(after)
     bins = np.linspace(before.min(), before.max(), 81)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True, sharey=True)
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, w, label in zip(axes, (before, after), ("before pruning", "after pruning")):
         zeros = int((w == 0).sum())
         ax.hist(w[w != 0], bins=bins, color="tab:blue", label="nonzero weights")
@@ -75,7 +67,7 @@ def weight_histograms(before, after, path, title):
         ax.legend(fontsize="small")
     axes[0].set_ylabel("count")
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def sensitivity_heatmap(results, path, xlabel="fraction of filters removed",
@@ -84,13 +76,14 @@ def sensitivity_heatmap(results, path, xlabel="fraction of filters removed",
     layers, levels = _layers_and_levels(results)
     drop = {(r["layer"], r["level"]): r["drop"] for r in records_to_rows(results)}
     table = np.array([[drop.get((name, s), np.nan) for s in levels] for name in layers])
-    fig, ax = plt.subplots(figsize=(1.0 * len(levels) + 2, 0.5 * len(layers) + 1.5))
+    fig = Figure(figsize=(1.0 * len(levels) + 2, 0.5 * len(layers) + 1.5))
+    ax = fig.subplots()
     sns.heatmap(table, ax=ax, annot=True, fmt=".1f", cmap="RdBu_r", center=0,
                 xticklabels=[f"{s:g}" for s in levels], yticklabels=layers,
                 cbar_kws={"label": "accuracy drop (points)"})
     ax.set(xlabel=xlabel, ylabel="layer", title=title)
     ax.tick_params(axis="y", labelrotation=0)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def filter_norms_figure(norms, removed_indices, before_weights, after_weights, path, layer):
@@ -100,7 +93,8 @@ def filter_norms_figure(norms, removed_indices, before_weights, after_weights, p
     removed = np.zeros(len(norms), dtype=bool)
     removed[list(removed_indices)] = True
     order = np.argsort(norms, kind="stable")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    fig = Figure(figsize=(12, 4))
+    left, right = fig.subplots(1, 2)
     left.bar(np.arange(len(norms)), norms[order], width=1.0,
              color=np.where(removed[order], "tab:red", "tab:blue"))
     left.set(xlabel="filter (sorted by L1 norm)", ylabel="L1 norm", title=f"{layer}: filter L1 norms")
@@ -113,14 +107,15 @@ def filter_norms_figure(norms, removed_indices, before_weights, after_weights, p
     right.set(xlabel="weight value", ylabel="count", title=f"{layer}: weights before / after removal")
     right.tick_params(axis="x", labelrotation=30)
     right.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
     """Test accuracy against the compression target, one line per allocation (rows
     {"target": t, <allocation>: accuracy} as the trade-off stages write them), with reference `points` [(label, x, accuracy)] (pruned and fine-tuned variants,
     controls of another architecture) and horizontal `lines` [(label, accuracy)] (dense models)."""
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
     for name in allocations:
         xy = [(r["target"], r[name]) for r in rows if name in r]
         if xy:
@@ -132,4 +127,4 @@ def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    _save(fig, path)
+    save_figure(fig, path)

@@ -93,20 +93,19 @@ def kept_count(n, ratio, round_to=1):
     return kept
 
 
-def filters_to_keep(model, ratios, key=None, round_to=1):
+def filters_to_keep(model, ratios, round_to=1):
     """{conv name: sorted indices of the filters kept} when the lowest-L1 filters of each named conv
-    layer are removed, kept_count(filters, ratio, round_to) of them staying. `key` names the params
-    entry in errors; call it with the largest ratios up front to stop a stage before any work."""
-    where = f"params.yaml: {key}: " if key else ""
+    layer are removed, kept_count(filters, ratio, round_to) of them staying. Call it with the largest
+    ratios up front to stop a stage before any work."""
     keep = {}
     for name, ratio in ratios.items():
         conv = models.layer(model, name)
         if not isinstance(conv, nn.Conv2d):
-            raise UserError(f"{where}structured pruning removes conv filters; {name} is not a conv layer")
+            raise UserError(f"structured pruning removes conv filters; {name} is not a conv layer")
         n = conv.out_channels
         removed = round(ratio * n)
         if not 0 <= ratio < 1 or removed >= n:
-            raise UserError(f"{where}removing a fraction {ratio} of the {n} filters of {name} would leave "
+            raise UserError(f"removing a fraction {ratio} of the {n} filters of {name} would leave "
                             f"{n - removed} filters; use a ratio in [0, 1) that keeps at least one "
                             f"(at most {n - 1} of its {n} filters removed)")
         order = torch.argsort(filter_norms(conv), stable=True)

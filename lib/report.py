@@ -3,13 +3,10 @@ accuracy against size and against MACs, and per variant the few numbers users co
 DVC metrics (`dvc metrics show`: one row per variant)."""
 import os
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from lib.errors import UserError  # noqa: E402
-from lib.io import load_json, save_figure  # noqa: E402
+from lib.errors import UserError
+from lib.io import load_json, save_figure
 
 REQUIRED = ("test_accuracy", "params", "nonzero_params", "size_bytes", "macs")  # of every evaluation file
 SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one variant
@@ -100,7 +97,8 @@ def markdown(table):
 def figure(table, path):
     """Test accuracy against size on disk (the sparse export where there is one) and against MACs,
     one marker per variant."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, label in ((axes[0], "size on disk (MB)"), (axes[1], "MACs per image (M)")):
         for row in table:
             x = row["macs_m"] if ax is axes[1] else row.get("sparse_mb", row["size_mb"])
@@ -113,7 +111,4 @@ def figure(table, path):
     axes[0].set_ylabel("test accuracy (%)")
     axes[1].legend(fontsize="small")
     fig.suptitle("Accuracy against size and compute, per model variant")
-    try:
-        save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)

@@ -5,19 +5,17 @@ import random
 import numpy as np
 import torch
 
-from lib.errors import UserError
+
+
+def available_devices():
+    """The devices this machine has, in the order `auto` prefers them."""
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return [d for d, ok in (("cuda", torch.cuda.is_available()), ("mps", mps), ("cpu", True)) if ok]
 
 
 def pick_device(name):
-    """`auto` picks cuda, then mps, then cpu; an explicit device must exist."""
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
-    if name == "auto":
-        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
-    if not available.get(name, False):
-        raise UserError(f"params.yaml: device = {name!r} is not available on this machine; "
-                        f"use 'auto' or one of: {', '.join(d for d, ok in available.items() if ok)}")
-    return torch.device(name)
+    """`auto` picks cuda, then mps, then cpu; an explicit name (checked by lib.config) is used as is."""
+    return torch.device(available_devices()[0] if name == "auto" else name)
 
 
 def setup(seed, device_name):

@@ -3,8 +3,9 @@ each level, evaluate, and record (layer, level, accuracy, loss). The baseline is
 
 Speed: VGG's features are a chain, so what enters the pruned layer does not depend on the level.
 sweep() computes those activations once per layer (advancing one cache from layer to layer) and
-runs only the rest of the network for each level; naive_sweep() runs the whole network every time
-and is the reference for the tests and the benchmark.
+runs only the rest of the network for each level; each level is scored by lib.train.score, the
+evaluation everything else uses (same autocast policy). benchmarks/naive_sweep.py, which evaluates
+the whole pruned network every time, is the reference for the tests and the benchmark.
 
 `prune(model, layer, level)` mutates the copy it is given and may change only that layer and what
 follows it, e.g.
@@ -15,27 +16,13 @@ Accuracies are in percent, losses are mean cross-entropy; drops are in percentag
 import copy
 
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from lib import models
 from lib.data import batches
 from lib.errors import UserError
 from lib.io import load_json, load_torch
-
-
-def _score(outputs):
-    """{"accuracy", "loss"} over an iterable of (logits, labels) batches."""
-    loss, correct, n = 0.0, 0, 0
-    for logits, y in outputs:
-        loss += nn.functional.cross_entropy(logits.float(), y, reduction="sum").item()
-        correct += int((logits.argmax(1) == y).sum())
-        n += len(y)
-    return {"accuracy": 100 * correct / n, "loss": loss / n}
-
-
-def _evaluate(model, images, labels, batch_size):
-    return _score((model(x), y) for x, y in batches(images, labels, batch_size))
+from lib.train import autocast, score
 
 
 def _start(model, layer):
@@ -63,38 +50,23 @@ def sweep(model, layers, levels, prune, images, labels, batch_size, device):
     base = copy.deepcopy(model).to(device).eval()
     cache = list(batches(images.to(device), labels.to(device), batch_size))  # input of features[0]
     position, results = 0, {}
-    baseline = _score((models.head_forward(base, base.features(x)), y) for x, y in cache)
+    baseline = score(base, cache, device)
     progress = _progress(layers, levels)
     for layer in sorted(layers, key=lambda name: _start(base, name)):
         start = _start(base, layer)
-        cache = [(base.features[position:start](x), y) for x, y in cache]
+        with autocast(device):  # the activations a whole forward pass would compute, same precision
+            cache = [(base.features[position:start](x), y) for x, y in cache]
         position = start
         for level in levels:
             pruned = _pruned(base, layer, level, prune)
-            results[layer, level] = _score((models.head_forward(pruned, pruned.features[start:](x)), y)
-                                           for x, y in cache)
+            results[layer, level] = score(lambda h: models.head_forward(pruned, pruned.features[start:](h)),
+                                          cache, device)
             progress.set_postfix(layer=layer, level=level)
             progress.update()
     progress.close()
     return {"baseline": baseline,
             "records": [{"layer": layer, "level": level, **results[layer, level]}
                         for layer in layers for level in levels]}
-
-
-@torch.inference_mode()
-def naive_sweep(model, layers, levels, prune, images, labels, batch_size, device):
-    """The same result as sweep(), with a full forward pass for every layer and level."""
-    base = copy.deepcopy(model).to(device).eval()
-    images, labels = images.to(device), labels.to(device)
-    records = []
-    progress = _progress(layers, levels)
-    for layer in layers:
-        for level in levels:
-            pruned = _pruned(base, layer, level, prune)
-            records.append({"layer": layer, "level": level, **_evaluate(pruned, images, labels, batch_size)})
-            progress.update()
-    progress.close()
-    return {"baseline": _evaluate(base, images, labels, batch_size), "records": records}
 
 
 def choose_levels(results, budget):
@@ -108,15 +80,15 @@ def choose_levels(results, budget):
     return chosen
 
 
-def levels_from_params(setting, budget, results, layers, key):
+def levels_from_params(setting, budget, results, layers):
     """The per-layer levels a prune stage applies: `auto` -> choose_levels(results, budget); an
-    explicit mapping -> its levels, 0 for the `layers` it does not list. `key` names the params
-    entry in errors (an unknown layer name stops the stage before any work)."""
+    explicit mapping -> its levels, 0 for the `layers` it does not list (an unknown layer name stops
+    the stage before any work)."""
     if setting == "auto":
         return choose_levels(results, budget)
     unknown = [name for name in setting if name not in layers]
     if unknown:
-        raise UserError(f"params.yaml: {key} names layer '{unknown[0]}', which is not a layer it can prune; "
+        raise UserError(f"layer '{unknown[0]}' is not a layer it can prune; "
                         f"allowed: {', '.join(layers)}")
     return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in setting.items()}}
 

@@ -33,11 +33,13 @@ DIGITS_TEST = 360  # 20% of scikit-learn's 1797 digits, held out as the test spl
 
 
 def read(source, local_path, seed):
-    """The dataset named by params' data.source / data.local_path (seed: the digits' test split)."""
+    """The dataset `source` (cifar10 | digits); for cifar10, from `local_path` or, when it is None,
+    downloaded (seed: the digits' test split). Errors name the path, not the params entry: the caller
+    does that (lib.errors.param)."""
     if source == "digits":
         return _digits(seed)
     if source != "cifar10":
-        raise UserError(f"params.yaml: data.source = {source!r} is not allowed; expected one of: cifar10, digits.")
+        raise ValueError(f"unknown source {source!r}")  # lib.config allows only these two
     return _download() if local_path is None else _local(os.path.expanduser(local_path))
 
 
@@ -48,8 +50,8 @@ def _download():
         out = _torchvision(cache, download=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad md5 is a RuntimeError
         raise UserError(f"could not download CIFAR-10 from {CIFAR10.url} into {cache} ({err}). Without a network, "
-                        f"set data.local_path to a local copy ({ACCEPTED}), or set data.source: digits for "
-                        "scikit-learn's bundled digits (offline).") from err
+                        f"give a local copy ({ACCEPTED}), or use the digits source (scikit-learn's bundled digits, "
+                        "offline).") from err
     archive = os.path.join(cache, CIFAR10.filename)
     checksum = _sha256_file(archive) if os.path.isfile(archive) else _sha256_folder(Path(cache, CIFAR10.base_folder))
     return {**out, "origin": f"official CIFAR-10 archive from {CIFAR10.url} (md5-verified, cached in {cache})",
@@ -58,7 +60,7 @@ def _download():
 
 def _local(path):
     if not os.path.exists(path):
-        raise UserError(f"params.yaml: data.local_path = {path!r} does not exist; expected {ACCEPTED}.")
+        raise UserError(f"{path!r} does not exist; expected {ACCEPTED}.")
     if os.path.isdir(path):
         batches = next((d for d in (path, os.path.join(path, CIFAR10.base_folder))
                         if os.path.isfile(os.path.join(d, "data_batch_1"))), None)
@@ -82,7 +84,7 @@ def _official_archive(path):
     """cifar-10-python.tar.gz: md5-checked, extracted to a temporary folder, read by torchvision."""
     found = calculate_md5(path)
     if found != CIFAR10.tgz_md5:
-        raise UserError(f"data.local_path {path} looks like the official CIFAR-10 archive but its md5 is {found}, "
+        raise UserError(f"{path} looks like the official CIFAR-10 archive but its md5 is {found}, "
                         f"not {CIFAR10.tgz_md5}: the file is corrupt or incomplete; download it again.")
     with tempfile.TemporaryDirectory() as root:
         with _reading(path), tarfile.open(path) as tar:
@@ -142,7 +144,7 @@ def _check_classes(found, split, path):
         problem = f"has unexpected class folder(s) {', '.join(extra)}"
     else:
         return
-    raise UserError(f"data.local_path {path}: the {split} split {problem}; expected {split}/<class>/ images for "
+    raise UserError(f"{path}: the {split} split {problem}; expected {split}/<class>/ images for "
                     f"exactly the 10 CIFAR-10 classes ({', '.join(CLASSES)}). Accepted: {ACCEPTED}.")
 
 
@@ -150,9 +152,9 @@ def _decode(data, name, path):
     try:
         image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
     except (RuntimeError, ValueError) as err:
-        raise UserError(f"data.local_path {path}: cannot decode the image {name} ({err}).") from err
+        raise UserError(f"{path}: cannot decode the image {name} ({err}).") from err
     if image.shape[1:] != (32, 32):
-        raise UserError(f"data.local_path {path}: image {name} is {image.shape[2]}x{image.shape[1]} pixels; "
+        raise UserError(f"{path}: image {name} is {image.shape[2]}x{image.shape[1]} pixels; "
                         "CIFAR-10 images are 32x32.")
     return image
 
@@ -183,7 +185,7 @@ def _reading(path):
     try:
         yield
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
-        raise UserError(f"data.local_path {path}: cannot read the archive, it is truncated, corrupt or not a "
+        raise UserError(f"{path}: cannot read the archive, it is truncated, corrupt or not a "
                         f"tar archive ({type(err).__name__}: {err}). Accepted: {ACCEPTED}.") from err
 
 

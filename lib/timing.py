@@ -1,6 +1,11 @@
 """CPU timing of model variants, apart from training: all variants in one process, interleaved
 round-robin after a warm-up, each speedup against the baseline timed alongside it, with the spread
-(interquartile range) beside every median."""
+(interquartile range) beside every median.
+
+The clock is time.perf_counter around each call. torch.utils.benchmark.Timer is not used: it measures
+a statement in blocks (blocked_autorange) and each of its timeit() calls first runs at least two
+untimed warm-up executions, which would undo the interleaving call by call (and it pins torch to one
+thread unless told otherwise)."""
 import statistics
 import time
 

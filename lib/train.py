@@ -10,7 +10,8 @@ from tqdm import tqdm
 from lib.data import batches
 
 
-def _autocast(device):
+def autocast(device):
+    """The one autocast policy: bf16 on CUDA, off elsewhere."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
@@ -25,7 +26,7 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
     steps = len(split["labels"]) // batch_size
     for x, y in tqdm(batches(split["images"], split["labels"], batch_size, generator, True, use_augment),
                      total=steps, desc="batches", leave=False, disable=None):
-        with _autocast(device):
+        with autocast(device):
             out = model(x)
             loss = loss_fn(out, y)
         optimizer.zero_grad(set_to_none=True)
@@ -39,18 +40,25 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
 
 
 @torch.inference_mode()
-def evaluate(model, split, batch_size, device):
-    """{"loss", "accuracy"} of `model` on `split` (eval mode, no gradients)."""
-    model.eval()
+def score(forward, batches, device):
+    """{"loss", "accuracy"} of forward(x) over (x, labels) batches: the project's one evaluation, used by
+    training, the sweeps and measurement alike (bf16 autocast on CUDA, fp32 elsewhere; loss and
+    accuracy accumulated in fp32 on the device). Put the model in eval mode first."""
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
-    for x, y in batches(split["images"], split["labels"], batch_size):
-        with _autocast(device):
-            out = model(x).float()
+    n = 0
+    for x, y in batches:
+        with autocast(device):
+            out = forward(x).float()
         total_loss += nn.functional.cross_entropy(out, y, reduction="sum")
         correct += (out.argmax(1) == y).sum()
-    n = len(split["labels"])
+        n += len(y)
     return {"loss": total_loss.item() / n, "accuracy": 100 * correct.item() / n}
+
+
+def evaluate(model, split, batch_size, device):
+    """{"loss", "accuracy"} of `model` on `split` (eval mode, no gradients)."""
+    return score(model.eval(), batches(split["images"], split["labels"], batch_size), device)
 
 
 def fit(model, train, val, hp, device, seed, live_dir=None):
@@ -90,8 +98,11 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
 @torch.no_grad()
 def recalibrate_batchnorm(model, split, num_batches, batch_size, generator):
     """Re-estimate batch-norm running statistics from `num_batches` training batches (train mode,
-    no gradient, cumulative average): useful after filters were removed. Returns the model."""
+    no gradient, cumulative average): useful after filters were removed. Returns the model (as it
+    was when it has no batch norm or num_batches is 0)."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or not num_batches:
+        return model
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average over the recalibration batches

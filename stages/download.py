@@ -6,7 +6,7 @@ import torch
 
 from lib import config, sources
 from lib.data import stratified_split
-from lib.errors import UserError, run
+from lib.errors import UserError, param, run
 from lib.io import save_json, save_torch
 
 
@@ -22,13 +22,14 @@ def subset(indices, labels, size, key, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="data", help="folder for train.pt, val.pt, test.pt")
-    parser.add_argument("--summary", default="reports/data.json")
+    parser.add_argument("--out", required=True, help="folder for train.pt, val.pt, test.pt")
+    parser.add_argument("--summary", required=True)
     args = parser.parse_args()
     params = config.load("seed", "data")
     seed, data = params["seed"], params["data"]
 
-    raw = sources.read(data["source"], data["local_path"], seed)
+    with param("data.local_path"):  # the only one of data's values sources.read can find wrong
+        raw = sources.read(data["source"], data["local_path"], seed)
     labels = raw["train_labels"]
     if data["val_size"] >= len(labels):
         raise UserError(f"params.yaml: data.val_size = {data['val_size']} must be smaller than the "

@@ -3,11 +3,9 @@ Grad-CAM of each model (from its checkpoint alone) on test images -> reports/gra
 per variant, the attention agreement with the original, the faithfulness of its own CAMs (ROAD and
 the CAM-masked confidence change) and, for the pruned variants, of the original's CAMs scored on the
 pruned model -> reports/eval/gradcam.json."""
-import argparse
-
 import torch
 
-from lib import config, gradcam, models, runtime
+from lib import gradcam, models, stage
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
@@ -24,17 +22,10 @@ PRUNED = ("unstructured", "structured_finetuned", "structured")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", required=True)
-    for variant in VARIANTS:
-        parser.add_argument(f"--{variant.replace('_', '-')}", required=True, help="checkpoint")
-    parser.add_argument("--figure", required=True)
-    parser.add_argument("--metrics", required=True)
-    args = parser.parse_args()
-    params = config.load("seed", "device", "gradcam")
-    p = params["gradcam"]
-    device = runtime.setup(params["seed"], params["device"])
-    test = load_split(f"{args.data}/test.pt")
+    args, params, device, data = stage.start(
+        __doc__, ["--data", *(f"--{v.replace('_', '-')}" for v in VARIANTS), "--figure", "--metrics"], "gradcam",
+        splits=())
+    p, test = params["gradcam"], load_split(f"{args.data}/test.pt")  # on the CPU: images move in batches
 
     # The first images of pick_images are one per class: they make the figure; the agreement and
     # faithfulness metrics use the first agreement_images and faithfulness_images of them.

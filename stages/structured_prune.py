@@ -2,29 +2,22 @@
 validation budget, or an explicit mapping) allocated over the conv layers (sensitivity, uniform or
 per-layer), filter counts rounded to multiples of round_to -> a new, physically smaller VGG-11, batch
 norm recalibrated, the chosen ratios with their predicted and measured effect, and its metrics."""
-import argparse
-
 import torch
 
-from lib import allocation, config, models, runtime
-from lib.data import load_split
-from lib.errors import run
+from lib import allocation, models, stage
+from lib.errors import param, run
 from lib.io import save_json
-from lib.measure import measure, read_metrics, relative_to
+from lib.measure import read_metrics, save_variant
 from lib.pruning import filters_to_keep, remove_filters
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    for flag in ("--data", "--model", "--baseline-metrics", "--results", "--out", "--chosen", "--metrics"):
-        parser.add_argument(flag, required=True)
-    args = parser.parse_args()
-    params = config.load("seed", "device", "finetune", "structured_prune", "measure")
-    p, cfg = params["structured_prune"], params["measure"]
-    device = runtime.setup(params["seed"], params["device"])
-    train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
+    args, params, device, data = stage.start(
+        __doc__, ["--data", "--model", "--baseline-metrics", "--results", "--out", "--chosen", "--metrics"],
+        "finetune", "structured_prune", "measure")
+    p, cfg, train, val = params["structured_prune"], params["measure"], data["train"], data["val"]
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
     arch, convs = ckpt["architecture"], models.layer_names(baseline)
@@ -32,17 +25,16 @@ def main():
     base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
     def recalibrated(model):  # batch norm re-estimated in place: the one-shot result before fine-tuning
-        if p["bn_recalibration_batches"] and arch["arch"] == "vgg11_bn":
-            recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
-                                  torch.Generator().manual_seed(params["seed"]))
-        return model
+        return recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
+                                     torch.Generator().manual_seed(params["seed"]))
 
     def val_drop(model):
         return base_val - evaluate(model, val, cfg["batch_size"], device)["accuracy"]
 
     target, trace = p["target"], None
     if p["ratios"] != "auto":
-        ratios = levels_from_params(p["ratios"], p["budget"], results, convs, "structured_prune.ratios")
+        with param("structured_prune.ratios"):
+            ratios = levels_from_params(p["ratios"], p["budget"], results, convs)
     elif p["allocation"] == "per_layer":
         ratios = choose_levels(results, p["budget"])
     else:
@@ -53,32 +45,27 @@ def main():
             return val_drop(recalibrated(remove_filters(baseline, arch, levels, p["round_to"])[0]))
 
         ratios, target, trace = allocation.choose(target, p["budget"], allocate, one_shot_drop, reachable)
-    filters_to_keep(baseline, ratios, "structured_prune.ratios", p["round_to"])  # every layer keeps a filter
+    with param("structured_prune.ratios"):
+        filters_to_keep(baseline, ratios, p["round_to"])  # every layer keeps a filter
     model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]
-    recalibrated(model)
-    models.save_checkpoint(args.out, model, new_arch, classes=ckpt.get("classes"))
-
-    metrics = measure(model, args.out, val, test, device, cfg)
-    metrics.update({
-        **relative_to(metrics, baseline_metrics),
-        "val_accuracy_before_bn_recalibration": val_before,
-        "bn_recalibration_gain": metrics["val_accuracy"] - val_before,
-        "filters": dict(zip(convs, new_arch["filters"])),
-    })
+    val_after = evaluate(recalibrated(model), val, cfg["batch_size"], device)["accuracy"]
+    metrics = save_variant(model, new_arch, args.out, args.metrics, data, device, params, baseline_metrics,
+                                 ckpt.get("classes"), val_accuracy_before_bn_recalibration=val_before,
+                                 bn_recalibration_gain=val_after - val_before,
+                                 filters=dict(zip(convs, new_arch["filters"])))
     predicted = allocation.predicted_drops(curves, ratios)
     save_json({"from": "explicit" if p["ratios"] != "auto" else "auto", "allocation": p["allocation"],
                "target": target, "target_kind": p["target_kind"], "budget": p["budget"], "budget_search": trace,
                "round_to": p["round_to"], "ratios": ratios, "filters_before": arch["filters"],
                "filters_after": new_arch["filters"],
                "predicted_drop": {"per_layer": predicted, "sum": sum(predicted.values())},
-               "measured_val_drop": {"before_finetune": base_val - metrics["val_accuracy"]},
+               "measured_val_drop": {"before_finetune": base_val - val_after},
                "macs_reduction": metrics["macs_reduction"], "params_reduction": metrics["params_reduction"]},
               args.chosen)
-    save_json(metrics, args.metrics)
     print(f"filters {arch['filters']} -> {new_arch['filters']}")
     print(f"params -{100 * metrics['params_reduction']:.1f}%, MACs -{100 * metrics['macs_reduction']:.1f}%, "
-          f"validation drop before fine-tuning {base_val - metrics['val_accuracy']:.2f}, test accuracy {metrics['test_accuracy']:.2f}%")
+          f"validation drop before fine-tuning {base_val - val_after:.2f}, test accuracy {metrics['test_accuracy']:.2f}%")
 
 
 if __name__ == "__main__":

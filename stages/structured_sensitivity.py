@@ -1,34 +1,25 @@
 """structured_sensitivity: each conv layer of the baseline alone, its lowest-L1 filters removed at each
 ratio, accuracy on the validation split -> results (a DVC plot), a heatmap of the accuracy drop,
 and one layer's filter norms and weight distribution before/after removal."""
-import argparse
-
-from lib import config, models, plots, runtime
-from lib.data import load_split
-from lib.errors import run
+from lib import models, plots, stage
+from lib.errors import param, run
 from lib.io import save_json
 from lib.pruning import filter_norms, filters_to_keep, mask_filters
 from lib.sensitivity import sweep
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="data")
-    parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
-    parser.add_argument("--results", default="reports/structured_sensitivity_results.json")
-    parser.add_argument("--plot-data", default="reports/plots/structured_sensitivity.json")
-    parser.add_argument("--heatmap", default="reports/structured_sensitivity_heatmap.png")
-    parser.add_argument("--figure", default="reports/structured_filter_norms.png")
-    args = parser.parse_args()
-    params = config.load("seed", "device", "structured_sensitivity", "measure")
-    p = params["structured_sensitivity"]
-    device = runtime.setup(params["seed"], params["device"])
-    val = load_split(f"{args.data}/val.pt", device)
+    args, params, device, data = stage.start(
+        __doc__, ["--data", "--model", "--results", "--plot-data", "--heatmap", "--figure"], "structured_sensitivity",
+        "measure", splits=("val",))
+    p, val = params["structured_sensitivity"], data["val"]
     model, _ = models.load_checkpoint(args.model, device)
     layers = models.layer_names(model)
     # Every layer keeps a filter at the largest ratio, and in the figure: checked before any work.
-    filters_to_keep(model, {layer: max(p["ratios"]) for layer in layers}, "structured_sensitivity.ratios")
-    filters_to_keep(model, {p["figure_layer"]: p["figure_ratio"]}, "structured_sensitivity.figure_ratio")
+    with param("structured_sensitivity.ratios"):
+        filters_to_keep(model, {layer: max(p["ratios"]) for layer in layers})
+    with param("structured_sensitivity.figure_ratio"):
+        filters_to_keep(model, {p["figure_layer"]: p["figure_ratio"]})
 
     # Zeroing a filter (and its batch-norm scale and shift) is exactly removing it (tests/test_pruning.py
     # checks that against the physically smaller model), and needs no rebuild per level.

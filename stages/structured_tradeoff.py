@@ -3,12 +3,9 @@ parameter, structured_prune.target_kind) reduction of tradeoff.structured_target
 (uniform, sensitivity) removes filters from the baseline one-shot, batch norm recalibrated, and is scored
 on the test split; the structured variant before and after its recovery fine-tune and the controls are
 drawn beside the curves -> plot data (a DVC plot) and a figure."""
-import argparse
-
 import torch
 
-from lib import allocation, config, cost, models, plots, runtime
-from lib.data import load_split
+from lib import allocation, cost, models, plots, stage
 from lib.errors import run
 from lib.io import save_json
 from lib.measure import read_metrics
@@ -20,22 +17,17 @@ ALLOCATIONS = ("uniform", "sensitivity")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    for flag in ("--data", "--model", "--results", "--baseline-metrics", "--pruned", "--finetuned", "--dense-extra",
-                 "--scratch", "--plot-data", "--figure"):
-        parser.add_argument(flag, required=True)
-    args = parser.parse_args()
-    params = config.load("seed", "device", "tradeoff", "structured_prune", "finetune", "measure")
-    p = params["structured_prune"]
-    device = runtime.setup(params["seed"], params["device"])
-    train, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "test"))
+    args, params, device, data = stage.start(
+        __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--pruned", "--finetuned", "--dense-extra",
+                  "--scratch", "--plot-data", "--figure"], "tradeoff", "structured_prune", "finetune", "measure",
+        splits=("train", "test"))
+    p, train, test = params["structured_prune"], data["train"], data["test"]
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, base = read_results(args.results), read_metrics(args.baseline_metrics)
     pruned, finetuned, dense_extra, scratch = map(read_metrics, (args.pruned, args.finetuned, args.dense_extra,
                                                                   args.scratch))
     arch, convs = ckpt["architecture"], models.layer_names(baseline)
     curves = allocation.curves(results, convs)
-    recalibrate = p["bn_recalibration_batches"] and arch["arch"] == "vgg11_bn"
 
     allocators = {name: allocation.structured(name, arch, convs, curves, p["target_kind"], p["round_to"])[:2]
                   for name in ALLOCATIONS}
@@ -46,9 +38,8 @@ def main():
             if target <= reachable:
                 model, new_arch = remove_filters(baseline, arch, allocate(target), p["round_to"])
                 row[f"{name}_achieved"] = 1 - cost.total(new_arch, p["target_kind"]) / cost.total(arch, p["target_kind"])
-                if recalibrate:  # as structured_prune does before measuring
-                    recalibrate_batchnorm(model, train, p["bn_recalibration_batches"],
-                                          params["finetune"]["batch_size"], torch.Generator().manual_seed(params["seed"]))
+                recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
+                                      torch.Generator().manual_seed(params["seed"]))  # as structured_prune does
                 row[name] = evaluate(model, test, params["measure"]["batch_size"], device)["accuracy"]
         rows.append(row)
         print(f"reduction {target:.2f}: " + ", ".join(f"{name} {row[name]:.2f}% (achieved {row[name + '_achieved']:.3f})"

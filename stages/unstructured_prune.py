@@ -2,30 +2,23 @@
 explicit mapping) allocated over the layers (global, uniform, sensitivity or per-layer), L1-magnitude
 masks one-shot or gradually during a masked fine-tune, the pruned model (dense and sparse export), the
 chosen levels with their predicted and measured effect, and its metrics."""
-import argparse
 import copy
 import os
 
-from lib import allocation, config, cost, gradual, models, runtime
-from lib.data import load_split
-from lib.errors import UserError, run
+from lib import allocation, cost, gradual, models, stage
+from lib.errors import UserError, param, run
 from lib.io import save_json, save_torch
-from lib.measure import measure, read_metrics, relative_to
+from lib.measure import read_metrics, save_variant
 from lib.pruning import apply_unstructured, make_permanent, sparsity, to_sparse
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, fit
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    for flag in ("--data", "--model", "--baseline-metrics", "--results", "--out", "--sparse-out", "--chosen",
-                 "--metrics"):
-        parser.add_argument(flag, required=True)
-    args = parser.parse_args()
-    params = config.load("seed", "device", "finetune", "unstructured_prune", "measure")
-    p, cfg = params["unstructured_prune"], params["measure"]
-    device = runtime.setup(params["seed"], params["device"])
-    train, val, test = (load_split(f"{args.data}/{name}.pt", device) for name in ("train", "val", "test"))
+    args, params, device, data = stage.start(
+        __doc__, ["--data", "--model", "--baseline-metrics", "--results", "--out", "--sparse-out", "--chosen",
+                  "--metrics"], "finetune", "unstructured_prune", "measure")
+    p, cfg, train, val = params["unstructured_prune"], params["measure"], data["train"], data["val"]
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
     convs = models.layer_names(baseline)
@@ -42,7 +35,8 @@ def main():
 
     target, trace = p["target"], None
     if p["sparsities"] != "auto":
-        levels = levels_from_params(p["sparsities"], p["budget"], results, convs + linears, "unstructured_prune.sparsities")
+        with param("unstructured_prune.sparsities"):
+            levels = levels_from_params(p["sparsities"], p["budget"], results, convs + linears)
     elif p["allocation"] == "per_layer":
         levels = choose_levels(results, p["budget"])
     else:
@@ -77,21 +71,15 @@ def main():
         fit(model, train, val, hp, device, params["seed"])
     make_permanent(model)
 
-    models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     save_torch({"architecture": ckpt["architecture"], "sparse_state_dict": to_sparse(model.state_dict())},
                args.sparse_out)
-    metrics = measure(model, args.out, val, test, device, cfg)
     achieved = sparsity(model)
     effective = cost.effective_macs(ckpt["architecture"], {n: 1 - s for n, s in achieved["layers"].items()})
-    metrics.update({
-        "sparse_size_bytes": os.path.getsize(args.sparse_out),
-        **relative_to(metrics, baseline_metrics),
-        "val_accuracy_drop_before_finetune": drop_before,
-        "conv_sparsity": achieved["conv_overall"],
-        "effective_macs": effective,
-        "effective_macs_reduction": 1 - effective / baseline_metrics["macs"],
-        "layer_sparsity": achieved["layers"],
-    })
+    metrics = save_variant(
+        model, ckpt["architecture"], args.out, args.metrics, data, device, params, baseline_metrics,
+        ckpt.get("classes"), sparse_size_bytes=os.path.getsize(args.sparse_out),
+        val_accuracy_drop_before_finetune=drop_before, conv_sparsity=achieved["conv_overall"], effective_macs=effective,
+        effective_macs_reduction=1 - effective / baseline_metrics["macs"], layer_sparsity=achieved["layers"])
     predicted = allocation.predicted_drops(curves, levels)
     save_json({"from": "explicit" if p["sparsities"] != "auto" else "auto", "allocation": p["allocation"],
                "schedule": p["schedule"], "target": target, "budget": p["budget"], "budget_search": trace,
@@ -99,7 +87,6 @@ def main():
                "predicted_drop": {"per_layer": predicted, "sum": sum(predicted.values())},
                "measured_val_drop": {"before_finetune": drop_before, "after_finetune": metrics["val_accuracy_drop"]}},
               args.chosen)
-    save_json(metrics, args.metrics)
     print(f"levels {achieved['layers']}")
     print(f"conv sparsity {achieved['conv_overall']:.4f} ({metrics['compression_ratio']:.2f}x fewer nonzero "
           f"parameters), validation drop {drop_before:.2f} before / {metrics['val_accuracy_drop']:.2f} after "

@@ -1,10 +1,8 @@
 """unstructured_sensitivity: each layer of the baseline alone, L1-magnitude pruned at each sparsity,
 accuracy on the validation split -> cached results, a DVC plot, a line plot, conv1 histograms."""
-import argparse
 import copy
 
-from lib import config, models, plots, runtime
-from lib.data import load_split
+from lib import models, plots, stage
 from lib.errors import run
 from lib.io import save_json, save_torch
 from lib.pruning import apply_unstructured
@@ -12,18 +10,10 @@ from lib.sensitivity import sweep
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default="data")
-    parser.add_argument("--model", default="models/vgg11_cifar10_finetuned.pth")
-    parser.add_argument("--results", default="reports/unstructured_sensitivity_results.pth")
-    parser.add_argument("--plot-data", default="reports/plots/unstructured_sensitivity.json")
-    parser.add_argument("--figure", default="reports/unstructured_sensitivity.png")
-    parser.add_argument("--histogram", default="reports/unstructured_conv1_histogram.png")
-    args = parser.parse_args()
-    params = config.load("seed", "device", "unstructured_sensitivity", "measure")
-    p = params["unstructured_sensitivity"]
-    device = runtime.setup(params["seed"], params["device"])
-    val = load_split(f"{args.data}/val.pt", device)
+    args, params, device, data = stage.start(
+        __doc__, ["--data", "--model", "--results", "--plot-data", "--figure", "--histogram"],
+        "unstructured_sensitivity", "measure", splits=("val",))
+    p, val = params["unstructured_sensitivity"], data["val"]
     model, _ = models.load_checkpoint(args.model, device)
 
     layers = models.layer_names(model, p["include_linear"])

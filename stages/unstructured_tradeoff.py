@@ -2,11 +2,9 @@
 conv sparsity of tradeoff.unstructured_targets, every allocation (global, uniform, sensitivity) prunes
 the baseline one-shot and is scored on the test split; the pruned and fine-tuned variant and the dense
 controls are drawn beside the curves -> plot data (a DVC plot) and a figure."""
-import argparse
 import copy
 
-from lib import allocation, config, models, plots, runtime
-from lib.data import load_split
+from lib import allocation, models, plots, stage
 from lib.errors import run
 from lib.io import load_json, save_json
 from lib.measure import read_metrics
@@ -18,14 +16,10 @@ ALLOCATIONS = ("global", "uniform", "sensitivity")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    for flag in ("--data", "--model", "--results", "--baseline-metrics", "--variant", "--chosen", "--dense-extra",
-                 "--plot-data", "--figure"):
-        parser.add_argument(flag, required=True)
-    args = parser.parse_args()
-    params = config.load("seed", "device", "tradeoff", "measure")
-    device = runtime.setup(params["seed"], params["device"])
-    test = load_split(f"{args.data}/test.pt", device)
+    args, params, device, data = stage.start(
+        __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--variant", "--chosen", "--dense-extra",
+                  "--plot-data", "--figure"], "tradeoff", "measure", splits=("test",))
+    test = data["test"]
     baseline, _ = models.load_checkpoint(args.model, device)
     results, base = read_results(args.results), read_metrics(args.baseline_metrics)
     variant, dense_extra = read_metrics(args.variant), read_metrics(args.dense_extra)

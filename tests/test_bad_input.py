@@ -127,26 +127,27 @@ BASELINE = "models/vgg11_cifar10_finetuned.pth"
 CASES = [
     # download
     pytest.param("download", local_copy("src/nowhere"),
-                 ["data.local_path = 'src/nowhere' does not exist", "expected the official cifar-10-python.tar.gz"],
+                 ["params.yaml: data.local_path: 'src/nowhere' does not exist", "expected the official cifar-10-python.tar.gz"],
                  id="missing-local-path"),
     pytest.param("download", local_copy("src/corrupt.tar.gz"),
-                 ["data.local_path src/corrupt.tar.gz: cannot read the archive", "truncated, corrupt or not a tar",
+                 ["params.yaml: data.local_path: src/corrupt.tar.gz: cannot read the archive", "truncated, corrupt or not a tar",
                   "Accepted: the official"], id="corrupt-archive"),
     pytest.param("download", local_copy("src/truncated.tar"),
-                 ["data.local_path src/truncated.tar: cannot read the archive", "truncated, corrupt or not a tar",
+                 ["params.yaml: data.local_path: src/truncated.tar: cannot read the archive", "truncated, corrupt or not a tar",
                   "ends before its end-of-archive marker"], id="truncated-archive"),
     pytest.param("download", local_copy("src/cifar-10-python.tar.gz"),
-                 ["data.local_path src/cifar-10-python.tar.gz looks like the official CIFAR-10 archive but its md5 "
+                 ["params.yaml: data.local_path: src/cifar-10-python.tar.gz looks like the official CIFAR-10 archive but its md5 "
                   "is", "not c58f30108f718f92721af3b95e74349a", "download it again"], id="md5-mismatch"),
     pytest.param("download", local_copy("src/images_without_truck"),
-                 ["data.local_path src/images_without_truck: the train split has no folder (or no images) for the "
+                 ["params.yaml: data.local_path: src/images_without_truck: the train split has no folder (or no images) for the "
                   "class(es) truck", "exactly the 10 CIFAR-10 classes"], id="image-folder-missing-class"),
     # finetune
     pytest.param("finetune", renamed_section("finetune", "fintune"),
                  ["unknown section or key 'fintune'", "Did you mean 'finetune'?", "Allowed: seed, device, data"],
                  id="misspelt-top-level-key"),
     pytest.param("finetune", params(device="cuda"),
-                 ["params.yaml: device = 'cuda' is not available on this machine", "use 'auto' or one of: cpu"],
+                 ["params.yaml: device = 'cuda' is not allowed; expected 'auto' or a device this machine has: cpu (cuda is not "
+                  "available on this machine)"],
                  id="cuda-without-cuda",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     pytest.param("finetune", truncated("data/train.pt"),
@@ -161,7 +162,7 @@ CASES = [
                  id="truncated-checkpoint"),
     # unstructured_prune
     pytest.param("unstructured_prune", params(unstructured_prune__sparsities={"conv9": 0.5}),
-                 ["unstructured_prune.sparsities names layer 'conv9'",
+                 ["params.yaml: unstructured_prune.sparsities: layer 'conv9' is not a layer it can prune",
                   "allowed: conv1, conv2, conv3, conv4, conv5, conv6, conv7, conv8, fc1"], id="unknown-layer-name"),
     pytest.param("unstructured_prune", saved("reports/unstructured_sensitivity_results.pth",
                                              lambda: {"baseline": SHELL_PAYLOAD, "records": []}),

@@ -48,3 +48,9 @@ def test_every_stage_depends_on_exactly_the_code_it_runs():
 def test_the_import_walk_follows_imports_transitively():
     assert {"stages/compare.py", "lib/report.py", "lib/io.py", "lib/errors.py"} <= code_of("stages/compare.py")
     assert "lib/train.py" not in code_of("lib/cost.py") and "lib/models.py" in code_of("lib/cost.py")
+
+
+def test_the_report_side_runs_no_training_or_sweep_code():
+    """compare only reads JSON: its code (and so its dvc.yaml deps) holds neither the training loop nor
+    the sweep, so an edit to them re-runs it only through the files it reads."""
+    assert not {"lib/train.py", "lib/sensitivity.py", "lib/measure.py", "lib/stage.py"} & code_of("stages/compare.py")

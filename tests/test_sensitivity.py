@@ -2,8 +2,9 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.naive_sweep import naive_sweep
 from lib import models, pruning, sensitivity
-from lib.errors import UserError
+from lib.errors import UserError, param
 
 LEVELS = [0.3, 0.6, 0.9]
 
@@ -52,7 +53,7 @@ def assert_same(a, b):
 ])
 def test_cached_sweep_equals_naive_sweep(setup, prune, layers):
     cached = run(sensitivity.sweep, setup, layers, prune)
-    assert_same(cached, run(sensitivity.naive_sweep, setup, layers, prune))
+    assert_same(cached, run(naive_sweep, setup, layers, prune))
     assert len(cached["records"]) == len(layers) * len(LEVELS)
     assert all(0 <= r["accuracy"] <= 100 for r in cached["records"])
     assert len({r["loss"] for r in cached["records"]}) > 1  # pruning changed the outputs
@@ -100,7 +101,8 @@ def test_levels_from_params_explicit_auto_and_unknown_layer():
                            {"layer": "conv2", "level": 0.5, "accuracy": 80.0, "loss": 0.6},
                            {"layer": "conv2", "level": 0.9, "accuracy": 60.0, "loss": 1.0}]}
     layers = ["conv1", "conv2", "conv3"]
-    assert sensitivity.levels_from_params("auto", 1.0, results, layers, "k") == {"conv1": 0.5, "conv2": 0.0}
-    assert sensitivity.levels_from_params({"conv2": 0.7}, 1.0, results, layers, "k") == {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
-    with pytest.raises(UserError, match=r"structured_prune\.ratios names layer 'conv9'"):
-        sensitivity.levels_from_params({"conv9": 0.5}, 1.0, results, layers, "structured_prune.ratios")
+    assert sensitivity.levels_from_params("auto", 1.0, results, layers) == {"conv1": 0.5, "conv2": 0.0}
+    assert sensitivity.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
+    with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: layer 'conv9'"), \
+            param("structured_prune.ratios"):  # as the prune stages call it
+        sensitivity.levels_from_params({"conv9": 0.5}, 1.0, results, layers)

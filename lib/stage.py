@@ -1,0 +1,25 @@
+"""What every stage that works on models does before its study step, written once: its paths (required
+flags, given only by its `cmd` in dvc.yaml), its validated params, the seed, the device and the data
+splits. (The epilogue of a stage that produces a model variant is lib.measure.save_variant.)"""
+import argparse
+
+from lib import config, runtime
+from lib.data import load_split
+
+SPLITS = ("train", "val", "test")
+
+
+def start(doc, flags, *sections, splits=SPLITS):
+    """(args, params, device, {split name: split}) of a stage that works on models: its paths (every
+    flag required: dvc.yaml's cmd is the one place that names them), the params of `sections` plus
+    seed and device (validated before any work), every RNG seeded, the named splits of --data on the
+    device. (download, timing and compare, which train and evaluate nothing, parse their own flags,
+    so their code, and their dvc.yaml deps, stay free of the training code.)"""
+    parser = argparse.ArgumentParser(description=doc)
+    for flag in flags:
+        parser.add_argument(flag, required=True)
+    args = parser.parse_args()
+    params = config.load("seed", "device", *sections)
+    device = runtime.setup(params["seed"], params["device"])
+    return args, params, device, {name: load_split(f"{args.data}/{name}.pt", device) for name in splits}
+
