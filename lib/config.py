@@ -117,6 +117,8 @@ SCHEMA = {
     "model": {
         "arch": choice("vgg11", "vgg11_bn"),
         "head": choice("cifar", "imagenet"),
+        "width": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
+        else "a number in (0, 1]",
     },
     "finetune": {"pretrained": boolean, **TRAINING},
     "unstructured_sensitivity": {

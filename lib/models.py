@@ -28,6 +28,11 @@ def architecture(arch="vgg11_bn", head="cifar", num_classes=10, filters=None):
             "filters": [int(f) for f in (filters or VGG11_FILTERS)]}
 
 
+def scaled_filters(width):
+    """VGG-11's filter counts times `width` (at least one filter per layer)."""
+    return [max(1, round(f * width)) for f in VGG11_FILTERS]
+
+
 def _cfg(filters):
     cfg = []
     for i, f in enumerate(filters):

@@ -9,7 +9,8 @@ from lib.train import fit
 def main():
     args, params, device, data = stage.start(__doc__, ["--data", "--model", "--metrics", "--live"], "model",
                                              "finetune", "measure")
-    arch = models.architecture(params["model"]["arch"], params["model"]["head"], len(data["train"]["classes"]))
+    m = params["model"]
+    arch = models.architecture(m["arch"], m["head"], len(data["train"]["classes"]), models.scaled_filters(m["width"]))
     model = models.build(arch)
     if params["finetune"]["pretrained"]:
         models.load_imagenet_weights(model, arch)

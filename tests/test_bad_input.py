@@ -279,6 +279,8 @@ def test_an_archive_cut_anywhere_is_refused(tmp_path, mode):
     """A download or copy that stopped early: every cut of the archive is an error (tarfile alone reads
     an archive cut at a member boundary as a shorter, valid one), and the whole archive reads."""
     archive = tar_of(image_tree(tmp_path / "cifar10", CLASSES), tmp_path / "images.tar", mode)
+    ("model", "width", 0, "a number in (0, 1]"),
+    ("model", "width", 2, "a number in (0, 1]"),
     assert len(sources.read("cifar10", str(archive), 0)["train_labels"]) == len(CLASSES)
     data, cut_path = archive.read_bytes(), tmp_path / "cut.tar"
     end = len(data.rstrip(b"\0")) + 2 * tarfile.BLOCKSIZE  # a plain tar is complete from here (zero padding)

@@ -95,3 +95,9 @@ def test_imagenet_weights_offline_without_cache_names_the_fix(tmp_path, monkeypa
 def test_unknown_layer_names_the_valid_ones(small_arch):
     with pytest.raises(UserError, match="conv1, conv2"):
         models.layer(models.build(small_arch), "conv9")
+
+
+def test_scaled_filters():
+    assert models.scaled_filters(1.0) == models.VGG11_FILTERS
+    assert models.scaled_filters(0.25) == [16, 32, 64, 64, 128, 128, 128, 128]
+    assert models.scaled_filters(0.001) == [1] * 8  # every layer keeps a filter
