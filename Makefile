@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 test: setup
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n auto --dist loadfile  # the end-to-end file on one worker (its two runs paid once)
 
 demo: setup
 	@test -d .git || { echo "make demo needs the git clone of this project (dvc exp run records an experiment)"; exit 1; }

@@ -1,8 +1,9 @@
-"""Bad input (issue 6, items 3 and 4). Each case runs a real stage (its dvc.yaml command) as a subprocess
-in a copy of a tiny project, with one thing wrong: a param, an input file or the machine. It must
-exit 1 with one paragraph starting with "error:" that names the key or file, the value and what is
-allowed, print no traceback, and leave every file of the project byte-identical (no new files, so
-no partial or temporary output either). Param values that every stage checks the same way, in
+"""Bad input (issue 6, items 3 and 4). Each case runs a real stage (its dvc.yaml command, in this
+process: tiny_project.run_stage_here) in a copy of a tiny project, with one thing wrong: a param, an
+input file or the machine. It must exit 1 with one paragraph starting with "error:" that names the
+key or file, the value and what is allowed, raise no other exception, and leave every file of the
+project byte-identical (no new files, so no partial or temporary output either). One undamaged
+copy runs as a subprocess, exactly as dvc does (test_the_project_is_valid_as_built). Param values that every stage checks the same way, in
 lib.config before anything else, are covered in-process at the end; a subprocess adds nothing there.
 
 Safe loading: every artifact is read through lib.io.load_torch (torch.load(weights_only=True)); a
@@ -11,7 +12,6 @@ import ast
 import os
 import re
 import tarfile
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -23,7 +23,7 @@ from lib import config, models, sources
 from lib.errors import UserError
 from lib.io import load_torch
 from lib.sources import CLASSES
-from tiny_project import SMALL_PRUNED, copy_project, make_project, run_stage, set_params, snapshot
+from tiny_project import SMALL_PRUNED, clone_project, make_project, run_stage, run_stage_here, set_params, snapshot
 
 pytestmark = [pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning"),  # torchvision 0.29
               pytest.mark.filterwarnings("ignore:Detected pickle protocol 4:UserWarning")]
@@ -231,35 +231,14 @@ def error_paragraph(stderr):
     return "error: " + " ".join(re.sub(r"-\n", "-", message).split())
 
 
-def observed_run(folder, stage):
-    """(folder, {file: hash} before, the CompletedProcess) of running `stage` in `folder`."""
-    before = snapshot(folder)
-    return folder, before, run_stage(folder, stage)
-
-
-@pytest.fixture(scope="module")
-def runs(template, tmp_path_factory, request):
-    """The selected cases' stages, each in its own damaged copy of the project, run concurrently (one
-    per CPU core: Python and torch start-up dominate): {case id: future of (folder, files before, result)}."""
-    selected = {item.callspec.id for item in request.session.items
-                if getattr(item, "originalname", None) == "test_stage_refuses_bad_input"
-                and not any(m.name == "skipif" and m.args[0] for m in item.iter_markers())}
-    futures = {}
-    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
-        for case in CASES:
-            if case.id in selected:
-                stage, damage, _ = case.values
-                folder = copy_project(template, tmp_path_factory.mktemp(case.id) / "project")
-                damage(folder)
-                futures[case.id] = pool.submit(observed_run, folder, stage)
-        yield futures
-
-
 @pytest.mark.parametrize("stage,damage,expected", CASES)
-def test_stage_refuses_bad_input(runs, request, stage, damage, expected):
-    folder, before, result = runs[request.node.callspec.id].result()
-    assert result.returncode == 1, result.stdout + result.stderr
-    message = error_paragraph(result.stderr)
+def test_stage_refuses_bad_input(template, tmp_path, stage, damage, expected):
+    folder = clone_project(template, tmp_path / "project")
+    damage(folder)
+    before = snapshot(folder)
+    code, stderr = run_stage_here(folder, stage)
+    assert code == 1, stderr
+    message = error_paragraph(stderr)
     for part in expected:
         assert part in message, f"{part!r} not in: {message}"
     assert snapshot(folder) == before, "a file of the project was changed, removed or created"
@@ -268,7 +247,7 @@ def test_stage_refuses_bad_input(runs, request, stage, damage, expected):
 
 def test_the_project_is_valid_as_built(template, tmp_path):
     """Guard for the cases above: undamaged, the project passes every check (compare runs to the end)."""
-    folder = copy_project(template, tmp_path / "project")
+    folder = clone_project(template, tmp_path / "project")
     result = run_stage(folder, "compare")
     assert result.returncode == 0, result.stderr
     config.load(*yaml.safe_load((folder / "params.yaml").read_text()), path=str(folder / "params.yaml"))
@@ -279,8 +258,6 @@ def test_an_archive_cut_anywhere_is_refused(tmp_path, mode):
     """A download or copy that stopped early: every cut of the archive is an error (tarfile alone reads
     an archive cut at a member boundary as a shorter, valid one), and the whole archive reads."""
     archive = tar_of(image_tree(tmp_path / "cifar10", CLASSES), tmp_path / "images.tar", mode)
-    ("model", "width", 0, "a number in (0, 1]"),
-    ("model", "width", 2, "a number in (0, 1]"),
     assert len(sources.read("cifar10", str(archive), 0)["train_labels"]) == len(CLASSES)
     data, cut_path = archive.read_bytes(), tmp_path / "cut.tar"
     end = len(data.rstrip(b"\0")) + 2 * tarfile.BLOCKSIZE  # a plain tar is complete from here (zero padding)
@@ -302,6 +279,8 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("structured_finetune", "batch_size", -32, "a positive integer"),
     ("measure", "batch_size", 0, "a positive integer"),
     ("model", "head", "resnet", "one of: cifar, imagenet"),
+    ("model", "width", 0, "a number in (0, 1]"),
+    ("model", "width", 2, "a number in (0, 1]"),
     ("data", "source", "imagenet", "one of: cifar10, digits"),
     ("unstructured_sensitivity", "sparsities", [], "a non-empty list of numbers in (0, 1)"),
     ("unstructured_sensitivity", "sparsities", [0.5, 1.0], "a non-empty list of distinct numbers in (0, 1)"),

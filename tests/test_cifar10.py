@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 
-from test_pipeline import STAGES, dvc, make_repo, ran
+from tiny_project import STAGES, dvc, make_repo, ran
 
 LOCAL = os.environ.get("CIFAR10_LOCAL")
 pytestmark = pytest.mark.skipif(not LOCAL or not os.path.exists(LOCAL),
@@ -20,12 +20,13 @@ SIZES = {"train": 2000, "val": 500, "test": 1000}
 SMALL = {
     "data": {"source": "cifar10", "local_path": os.path.abspath(LOCAL or "."), "val_size": SIZES["val"],
              "train_subset": SIZES["train"], "test_subset": SIZES["test"]},
+    "model": {"width": 0.5},  # half VGG-11's filters: a quarter of its compute
     # lr 0.05 (the default, tuned for full runs) barely leaves chance level in 3 short epochs here
     "finetune": {"epochs": 3, "batch_size": 64, "lr": 0.02, "augment": False},
     "measure": {"batch_size": 500},
     "timing": {"latency_runs": 4, "warmup": 1, "throughput_batch": 16, "throughput_runs": 1},
 }
-MIN_TEST_ACCURACY = 30.0  # chance is 10%; this configuration reached 44.9% test accuracy when written
+MIN_TEST_ACCURACY = 30.0  # chance is 10%; this configuration reached 46.0% test accuracy when written
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,16 @@
-"""End to end: the real pipeline (`dvc repro`) on a tiny configuration in a temporary git repo."""
+"""End to end: the real pipeline (`dvc repro`) on a tiny configuration in temporary git repos. One
+worker runs this whole file (make test: pytest-xdist --dist loadfile), so the two runs are paid once."""
+import filecmp
 import json
-import os
-import shutil
-import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "lib", "stages", ".dvc/config", ".dvc/.gitignore", ".dvcignore",
-                 ".gitignore"]
-STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
-          "structured_prune", "structured_finetune", "dense_extra", "scratch", "unstructured_tradeoff",
-          "structured_tradeoff", "gradcam", "timing", "compare"]
+from tiny_project import STAGES, TINY, dvc, git, make_repo, ran, set_params, sh
+
 COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs"}
 VARIANTS = ["original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch"]
 MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg11.pth",
@@ -23,78 +19,24 @@ MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg1
 METRICS_OF = dict(zip(MODELS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra",
                                "scratch"]))
 
-# The tiny configuration: the bundled digits, a few hundred images, an epoch or two.
-TINY = {
-    "device": "cpu",  # byte-identical reruns are promised on the CPU
-    "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
-    "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},
-    "measure": {"batch_size": 100},
-    "timing": {"latency_runs": 4, "warmup": 1, "throughput_batch": 16, "throughput_runs": 1},
-    "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
-    "unstructured_prune": {"finetune_epochs": 1, "budget": 5.0, "gradual_every": 2},
-    "structured_sensitivity": {"ratios": [0.25, 0.5]},
-    "structured_prune": {"bn_recalibration_batches": 2, "budget": 5.0},
-    "structured_finetune": {"epochs": 1, "batch_size": 32},
-    "dense_extra": {"epochs": 1},
-    "gradcam": {"num_images": 4, "agreement_images": 40, "faithfulness_images": 20},
-    "tradeoff": {"unstructured_targets": [0.5, 0.95], "structured_targets": [0.3, 0.8]},
-}
 
-
-def set_params(repo, overrides):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for section, values in overrides.items():
-        if isinstance(values, dict):
-            params[section].update(values)
-        else:
-            params[section] = values
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def sh(repo, *cmd, check=True):
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-    result = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def git(repo, *args):
-    result = sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", *args)
-    return result.stdout + result.stderr
-
-
-def dvc(repo, *args):
-    result = sh(repo, sys.executable, "-m", "dvc", *args)
-    return result.stdout + result.stderr
-
-
-def ran(output):
-    """Stages `dvc repro` ran (not skipped) according to its output."""
-    return [s for s in STAGES if f"Running stage '{s}'" in output]
-
-
-def make_repo(path, overrides=TINY):
-    """A copy of the project in a fresh git repo, with the tiny configuration committed."""
-    path.mkdir()
-    for name in PROJECT_FILES:
-        src, dst = os.path.join(ROOT, name), path / name
-        if os.path.isdir(src):
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, dst)
-    set_params(path, overrides)
-    git(path, "init", "-q")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "tiny")
-    return path
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Two copies of the project in temporary git repos, each reproduced end to end (`dvc repro`) on
+    the tiny configuration (tiny_project.TINY), both at once (a core each): the first is the repo the
+    tests below share, the second the independent run test_two_runs_are_identical compares it with."""
+    paths = [make_repo(tmp_path_factory.mktemp("e2e") / name) for name in ("project", "twin")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outputs = list(pool.map(lambda path: dvc(path, "repro"), paths))
+    for output in outputs:
+        assert ran(output) == STAGES, output
+    return paths
 
 
 @pytest.fixture(scope="module")
-def repo(tiny_repo):
-    """The reproduced tiny project (conftest.tiny_repo, shared with test_reproducibility)."""
-    return tiny_repo
+def repo(tiny_runs):
+    """The reproduced tiny project the end-to-end tests share."""
+    return tiny_runs[0]
 
 
 def test_artifacts_exist(repo):
@@ -188,6 +130,8 @@ def test_timing_has_every_variant_against_the_baseline(repo):
 
 def test_checkpoints_load_with_weights_only(repo):
     from lib import models
+    baseline = torch.load(repo / MODELS[0], weights_only=True)
+    assert baseline["architecture"]["filters"] == models.scaled_filters(TINY["model"]["width"])
     digits = torch.load(repo / "data/test.pt", weights_only=True)
     for path in MODELS:
         ckpt = torch.load(repo / path, weights_only=True)
@@ -294,11 +238,14 @@ def test_experiments_shared_across_clones(repo, tmp_path):
         git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(path))
         return path
 
-    for name, runs in (("alice", 5), ("bob", 6)):
+    def experiment(name, runs):
         path = clone(name)
         dvc(path, "pull")
         dvc(path, "exp", "run", "-n", f"{name}-exp", "-S", f"timing.latency_runs={runs}")
         dvc(path, "exp", "push", "origin", f"{name}-exp")
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two people at two machines
+        list(pool.map(experiment, ("alice", "bob"), (5, 6)))
 
     carol = clone("carol")
     listed = dvc(carol, "exp", "list", "origin")
@@ -314,18 +261,34 @@ def test_experiments_shared_across_clones(repo, tmp_path):
     assert "Data and pipelines are up to date" in dvc(carol, "status")
 
 
+def pending(repo):
+    """Stages `dvc status` reports as changed (deps, params or outputs differ from dvc.lock)."""
+    return [s for s in STAGES if f"\n{s}:" in "\n" + dvc(repo, "status")]
+
+
 def test_prune_param_change_reruns_only_what_follows(repo):
+    """A prune setting invalidates exactly the stages that follow it: the prune stage, run alone,
+    applies the setting, and then `dvc status` reports every stage that reads its outputs, and no
+    other, as changed (each of them reads them directly, so this is all `dvc repro` would run). With
+    the setting back, `dvc repro` restores its outputs from the run cache: nothing runs, nothing is
+    pending. (Running the followers too would retrain nothing more that the check needs.)"""
+    params = (repo / "params.yaml").read_text()
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
-    assert ran(dvc(repo, "repro")) == ["unstructured_prune", "unstructured_tradeoff", "gradcam", "timing", "compare"]
+    assert ran(dvc(repo, "repro", "unstructured_prune")) == ["unstructured_prune"]
+    assert pending(repo) == ["unstructured_tradeoff", "gradcam", "timing", "compare"]
     chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
+    (repo / "params.yaml").write_text(params)
+    assert ran(dvc(repo, "repro")) == []
 
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
-    assert ran(dvc(repo, "repro")) == ["structured_prune", "structured_finetune", "scratch", "structured_tradeoff",
-                                       "gradcam", "timing", "compare"]
+    assert ran(dvc(repo, "repro", "structured_prune")) == ["structured_prune"]
+    assert pending(repo) == ["structured_finetune", "scratch", "structured_tradeoff", "gradcam", "timing", "compare"]
     structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
-    assert structured["filters"]["conv8"] == 256 and structured["filters"]["conv7"] == 512
+    assert structured["filters"]["conv8"] == 64 and structured["filters"]["conv7"] == 128  # width 0.25: 128 each
+    (repo / "params.yaml").write_text(params)
+    assert ran(dvc(repo, "repro")) == []
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
 
@@ -337,10 +300,11 @@ def test_budget_bounds_the_combined_validation_drop(repo):
     from lib.data import load_split
     from lib.train import evaluate
 
+    params = (repo / "params.yaml").read_text()
     set_params(repo, {"unstructured_prune": {"sparsities": "auto", "target": None, "budget": 1.0, "schedule": "oneshot",
                                              "finetune_epochs": 0, "allocation": "sensitivity"},
                       "structured_prune": {"ratios": "auto", "target": None, "budget": 1.0}})
-    dvc(repo, "repro")
+    dvc(repo, "repro", "unstructured_prune", "structured_prune")  # what the check reads, not what follows
     val = load_split(str(repo / "data/val.pt"))
     accuracy = {path: evaluate(models.load_checkpoint(str(repo / path))[0], val, 100, torch.device("cpu"))["accuracy"]
                 for path in MODELS[:3]}
@@ -352,3 +316,58 @@ def test_budget_bounds_the_combined_validation_drop(repo):
     unstructured = json.loads((repo / "reports/eval/unstructured.json").read_text())
     assert unstructured["conv_sparsity"] == pytest.approx(json.loads(
         (repo / "reports/unstructured_sparsities.json").read_text())["target"], abs=1e-4)
+    (repo / "params.yaml").write_text(params)
+    assert ran(dvc(repo, "repro")) == []  # the recorded run, restored from the run cache
+
+
+OUTPUT_DIRS = ["data", "models", "reports"]
+TIMING_KEYS = {"speedup"}  # of the DVC metrics files reports/metrics/*.json
+TIMING_COLUMNS = {"latency (ms)", "speedup"}  # of reports/comparison.md
+
+
+def files(root):
+    return sorted(p.relative_to(root).as_posix() for d in OUTPUT_DIRS for p in (root / d).rglob("*") if p.is_file())
+
+
+def differing_keys(a, b, prefix=""):
+    """Dotted keys whose values differ between two nested JSON objects."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set().union(*[differing_keys(a.get(k), b.get(k), f"{prefix}{k}.") for k in a.keys() | b.keys()])
+    return set() if a == b else {prefix.rstrip(".")}
+
+
+def markdown_table(path, drop):
+    """The table's rows as lists of cells, without the columns in `drop`."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in path.read_text().splitlines()]
+    keep = [i for i, header in enumerate(rows[0]) if header not in drop]
+    return [[row[i] for i in keep] for row in rows]
+
+
+def test_two_runs_are_identical(tiny_runs):
+    """Two independent `dvc repro` runs of the tiny configuration (two fresh repos in different
+    folders, on this CPU machine: tiny_runs) build every artifact byte for byte the same, except what
+    measures wall-clock time: reports/timing.json (nothing but times), the speedup key of the DVC
+    metrics files (TIMING_KEYS) and the latency and speedup columns of reports/comparison.md
+    (TIMING_COLUMNS). Data splits, models (.pth), the other JSON results, dvclive's curves and the
+    figures (PNG) are byte-identical. By now the shared repo has been through the other tests: what
+    they changed, they put back, and `dvc status` must say so."""
+    first, second = tiny_runs
+    assert "Data and pipelines are up to date" in dvc(first, "status")
+    assert files(first) == files(second)
+    unexpected = []
+    for name in files(first):
+        before, after = first / name, second / name
+        if filecmp.cmp(before, after, shallow=False):
+            continue
+        if name == "reports/timing.json":
+            continue
+        if name.startswith("reports/metrics/") and name.endswith(".json"):
+            keys = differing_keys(json.loads(before.read_text()), json.loads(after.read_text()))
+            if not keys <= TIMING_KEYS:
+                unexpected.append(f"{name}: keys {sorted(keys - TIMING_KEYS)}")
+        elif name == "reports/comparison.md":
+            if markdown_table(before, TIMING_COLUMNS) != markdown_table(after, TIMING_COLUMNS):
+                unexpected.append(f"{name}: columns other than {sorted(TIMING_COLUMNS)}")
+        else:
+            unexpected.append(name)
+    assert not unexpected, f"not reproduced by `dvc repro -f`: {unexpected}"

@@ -1,7 +1,13 @@
-"""A tiny copy of the project for running real stages as subprocesses (test_bad_input, test_interrupted):
-lib/, stages/, a valid params.yaml, and every artifact the stages read or write already in place
-(random 40-image splits, small checkpoints, metrics, sensitivity results, placeholder figures)."""
+"""The one builder of tiny copies of the project, for the tests that run its real stages as subprocesses:
+- make_repo: the project in a fresh git repo with the tiny configuration TINY, to run the pipeline
+  end to end (`dvc repro`: test_pipeline, test_cifar10);
+- make_project: the project with STAGE_PARAMS and every artifact the stages read or write already in
+  place (random 40-image splits, small checkpoints, metrics, sensitivity results, placeholder
+  figures), to run one stage alone (test_bad_input, test_interrupted)."""
+import contextlib
 import hashlib
+import importlib
+import io
 import json
 import os
 import shlex
@@ -19,9 +25,32 @@ from lib.measure import KEYS
 from lib.pruning import to_sparse
 from lib.timing import KEYS as TIMING_KEYS
 
-SMALL_PRUNED = [f // 2 for f in SMALL_FILTERS]
-PARAMS = {  # valid and small: a stage that gets past validation finishes in seconds
+CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone needs
+PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]  # a DVC repo
+STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
+          "structured_prune", "structured_finetune", "dense_extra", "scratch", "unstructured_tradeoff",
+          "structured_tradeoff", "gradcam", "timing", "compare"]
+# The tiny configuration of the end-to-end runs: the bundled digits, a few hundred images, an epoch or two.
+TINY = {
+    "device": "cpu",  # byte-identical reruns are promised on the CPU
     "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
+    "model": {"width": 0.25},  # VGG-11 with a quarter of the filters (16 ... 128)
+    "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},
+    "measure": {"batch_size": 100},
+    "timing": {"latency_runs": 4, "warmup": 1, "throughput_batch": 16, "throughput_runs": 1},
+    "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
+    "unstructured_prune": {"finetune_epochs": 1, "budget": 5.0, "gradual_every": 2},
+    "structured_sensitivity": {"ratios": [0.25, 0.5]},
+    "structured_prune": {"bn_recalibration_batches": 2, "budget": 5.0},
+    "structured_finetune": {"epochs": 1, "batch_size": 32},
+    "dense_extra": {"epochs": 1},
+    "gradcam": {"num_images": 4, "agreement_images": 20, "faithfulness_images": 8},
+    "tradeoff": {"unstructured_targets": [0.5, 0.95], "structured_targets": [0.3, 0.8]},
+}
+SMALL_PRUNED = [f // 2 for f in SMALL_FILTERS]
+STAGE_PARAMS = {  # valid and small: a stage that gets past validation finishes in seconds
+    "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
+    "model": {"width": 0.25},
     "finetune": {"epochs": 1, "batch_size": 8},
     "measure": {"batch_size": 20},
     "timing": {"latency_runs": 4, "warmup": 0, "throughput_batch": 4, "throughput_runs": 1},
@@ -49,17 +78,70 @@ def stage_outputs():
     return paths
 
 
-def set_params(folder, edit):
-    """Rewrite folder/params.yaml with edit(params) applied (edit changes the dict in place)."""
+def set_params(folder, changes):
+    """Rewrite folder/params.yaml with `changes`: {section: values} (a dict updates the section, any
+    other value replaces it), or a function that edits the params dict in place."""
     path = folder / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    edit(params)
+    if callable(changes):
+        changes(params)
+    else:
+        for section, values in changes.items():
+            if isinstance(values, dict):
+                params[section].update(values)
+            else:
+                params[section] = values
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def small_params(params):
-    for section, values in PARAMS.items():
-        params[section].update(values)
+def copy_project(folder, changes, files=PROJECT_FILES):
+    """The project's `files` (by default pipeline, params, code and DVC config) copied into `folder`
+    (created), with `changes` to its params."""
+    folder.mkdir(parents=True)
+    for name in files:
+        src, dst = os.path.join(ROOT, name), folder / name
+        if os.path.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, dst)
+    set_params(folder, changes)
+    return folder
+
+
+def make_repo(path, changes=TINY):
+    """The project in a fresh git repo, with the tiny configuration committed."""
+    copy_project(path, changes)
+    git(path, "init", "-q")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "tiny")
+    return path
+
+
+def sh(folder, *cmd, check=True):
+    """Run `cmd` in `folder` with this interpreter's tools first on the PATH and one torch thread per
+    process (the tests run two pipelines at once, one per core)."""
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+           "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def git(folder, *args):
+    result = sh(folder, "git", "-c", "user.name=t", "-c", "user.email=t@t", *args)
+    return result.stdout + result.stderr
+
+
+def dvc(folder, *args):
+    result = sh(folder, sys.executable, "-m", "dvc", *args)
+    return result.stdout + result.stderr
+
+
+def ran(output):
+    """Stages `dvc repro` ran (not skipped) according to its output."""
+    return [s for s in STAGES if f"Running stage '{s}'" in output]
 
 
 def sweep_results(layers, levels):
@@ -69,12 +151,8 @@ def sweep_results(layers, levels):
 
 
 def make_project(folder):
-    """Build the tiny project in `folder` (created) and return it."""
-    folder.mkdir(parents=True)
-    for name in ("lib", "stages"):
-        shutil.copytree(os.path.join(ROOT, name), folder / name, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(os.path.join(ROOT, "params.yaml"), folder / "params.yaml")
-    set_params(folder, small_params)
+    """The project with STAGE_PARAMS and every stage's inputs and outputs in place, in `folder` (created)."""
+    copy_project(folder, STAGE_PARAMS, CODE)  # not a DVC repo: nothing (dvclive included) records runs in it
 
     for i, name in enumerate(("train", "val", "test")):
         save_torch(make_split(40, seed=i), str(folder / "data" / f"{name}.pt"))
@@ -113,7 +191,7 @@ def write(path, text):
     path.write_text(text)
 
 
-def copy_project(template, folder):
+def clone_project(template, folder):
     shutil.copytree(template, folder)
     return folder
 
@@ -137,3 +215,28 @@ def run_stage(folder, stage, timeout=120):
     """Run the stage's dvc.yaml command in `folder`; the CompletedProcess (text)."""
     return subprocess.run(stage_command(stage), cwd=folder, env=stage_env(), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def run_stage_here(folder, stage):
+    """(exit code, stderr) of the stage's dvc.yaml command run in this process, as `python -m` would
+    run it (its module's main through lib.errors.run, the command's arguments, `folder` as the working
+    directory), without paying for a new interpreter and its imports. Torch's global settings that a
+    stage changes (deterministic algorithms) are put back."""
+    cmd = stage_command(stage)
+    assert cmd[1] == "-m", cmd
+    module = importlib.import_module(cmd[2])
+    stderr, cwd, argv = io.StringIO(), os.getcwd(), sys.argv
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        os.chdir(folder)
+        sys.argv = [cmd[2]] + cmd[3:]
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            module.run(module.main)
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    finally:
+        os.chdir(cwd)
+        sys.argv = argv
+        torch.use_deterministic_algorithms(deterministic)
+    return code, stderr.getvalue()
