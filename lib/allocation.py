@@ -101,8 +101,8 @@ def global_levels(weights, target):
     of all `weights` ({layer: tensor}) together are zeroed: one threshold for the whole model (what
     torch.nn.utils.prune.global_unstructured does, expressed as per-layer levels; ties broken by
     order, so the count is exact)."""
-    flat = torch.cat([w.detach().abs().flatten().cpu() for w in weights.values()])
-    k = round(target * len(flat))
+    flat = torch.cat([w.detach().abs().flatten().cpu() for w in weights.values()]).nan_to_num(nan=float("inf"))
+    k = round(target * len(flat))  # (a NaN counts as the largest magnitude, as in a sort)
     zeroed = torch.zeros_like(flat, dtype=torch.bool)
     if k:  # the k smallest: all below the k-th smallest value, then the first of its ties (a stable sort's k)
         kth = flat.kthvalue(k).values

@@ -5,8 +5,9 @@ import os
 
 import yaml
 
+import torch
+
 from lib.errors import UserError
-from lib.runtime import available_devices
 
 PARAMS_FILE = "params.yaml"
 
@@ -14,6 +15,12 @@ PARAMS_FILE = "params.yaml"
 # Each check returns None when the value is fine, or a phrase saying what is allowed.
 def choice(*options):
     return lambda v: None if v in options else "one of: " + ", ".join(map(str, options))
+
+
+def available_devices():
+    """The devices this machine has, in the order `auto` prefers them."""
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return [d for d, ok in (("cuda", torch.cuda.is_available()), ("mps", mps), ("cpu", True)) if ok]
 
 
 def device(v):

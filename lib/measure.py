@@ -66,12 +66,13 @@ def relative_to(metrics, base):
     }
 
 
-def save_variant(model, arch, out, metrics_path, data, device, params, baseline=None, classes=None, **extra):
+def save_variant(model, arch, out, metrics_path, data, device, cfg, baseline=None, classes=None, **extra):
     """Save a model variant (its checkpoint at `out`), measure it on data["val"] and data["test"] (the
-    keys above), relative to the baseline's metrics when given, plus `extra` -> metrics_path.
+    keys above; `cfg` as for measure), relative to the baseline's metrics when given, plus `extra` ->
+    metrics_path.
     Returns the metrics."""
     models.save_checkpoint(out, model, arch, classes=classes)
-    metrics = measure(model, out, data["val"], data["test"], device, params["measure"])
+    metrics = measure(model, out, data["val"], data["test"], device, cfg)
     if baseline is not None:
         metrics.update(relative_to(metrics, baseline))
     metrics.update(extra)

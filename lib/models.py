@@ -61,8 +61,8 @@ def load_imagenet_weights(model, arch):
         reference = torchvision.models.get_model(arch["arch"], weights="DEFAULT")
     except OSError as err:  # URLError is an OSError
         raise UserError(f"could not download the ImageNet weights for {arch['arch']} ({err}). Without a "
-                        "network, set finetune.pretrained: false, or place the weights file in the torch "
-                        f"hub cache ({torch.hub.get_dir()}/checkpoints).") from err
+                        "network, set it to false, or place the weights file in the torch hub cache "
+                        f"({torch.hub.get_dir()}/checkpoints).") from err
     model.features.load_state_dict(reference.features.state_dict())
     if arch["head"] == "imagenet":
         for i in (0, 3):
@@ -133,7 +133,9 @@ def _architecture_problem(arch):
 
 
 def load_checkpoint(path, device="cpu"):
-    """(model in eval mode on `device`, checkpoint dict) from a checkpoint file alone."""
+    """(model in eval mode on `device`, the checkpoint's other entries: architecture, classes, ...) from
+    a checkpoint file alone. The model is built on the meta device and takes the saved tensors as its
+    own (no initialisation, no random draws), in the dtype they were saved in."""
     ckpt = read_checkpoint(path)
     arch = ckpt["architecture"]
     problem = _architecture_problem(arch)
@@ -150,4 +152,5 @@ def load_checkpoint(path, device="cpu"):
         more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
         raise UserError(f"checkpoint {path} does not match its architecture {arch}: {first[:300]}{more}; its "
                         "state_dict must hold the tensors of exactly that architecture") from err
-    return model.to(device).eval(), ckpt
+    # The model holds the file's tensors themselves (assign=True): the dict returned keeps the rest only
+    return model.to(device).eval(), {k: v for k, v in ckpt.items() if k != "state_dict"}

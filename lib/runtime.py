@@ -5,12 +5,7 @@ import random
 import numpy as np
 import torch
 
-
-
-def available_devices():
-    """The devices this machine has, in the order `auto` prefers them."""
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    return [d for d, ok in (("cuda", torch.cuda.is_available()), ("mps", mps), ("cpu", True)) if ok]
+from lib.config import available_devices
 
 
 def pick_device(name):

@@ -88,7 +88,7 @@ def levels_from_params(setting, budget, results, layers):
         return choose_levels(results, budget)
     unknown = [name for name in setting if name not in layers]
     if unknown:
-        raise UserError(f"layer '{unknown[0]}' is not a layer it can prune; "
+        raise UserError(f"unknown layer '{unknown[0]}'; "
                         f"allowed: {', '.join(layers)}")
     return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in setting.items()}}
 

@@ -65,7 +65,9 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
     """SGD (momentum, weight decay) with a one-cycle or cosine schedule for hp["epochs"] epochs.
     `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment. With `live_dir`,
     the per-epoch metrics are logged there with dvclive (train/loss.tsv, val/accuracy.tsv, ...).
-    Returns the list of per-epoch metrics."""
+    Returns the list of per-epoch metrics. Batch order and augmentation come from a generator seeded
+    with `seed`, dropout (the imagenet head) from the global RNG, seeded here too."""
+    torch.manual_seed(seed)
     batch_size = min(hp["batch_size"], len(train["labels"]))
     steps = hp["epochs"] * (len(train["labels"]) // batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],

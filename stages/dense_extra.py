@@ -17,8 +17,8 @@ def main():
 
     hp = {**params["finetune"], **params["dense_extra"], "schedule": "cosine"}
     fit(model, data["train"], data["val"], hp, device, params["seed"], args.live)
-    metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params, baseline,
-                                 ckpt.get("classes"), extra_epochs=hp["epochs"])
+    metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params["measure"],
+                           baseline, ckpt.get("classes"), extra_epochs=hp["epochs"])
     print(f"test accuracy {metrics['test_accuracy']:.2f}% after {hp['epochs']} more epochs -> {args.out}")
 
 

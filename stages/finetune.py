@@ -1,7 +1,7 @@
 """finetune: VGG-11 with a 10-class head trained on the training split (optionally from ImageNet
 weights) -> models/vgg11_cifar10_finetuned.pth and reports/eval/finetune.json."""
 from lib import models, stage
-from lib.errors import run
+from lib.errors import param, run
 from lib.measure import save_variant
 from lib.train import fit
 
@@ -13,12 +13,13 @@ def main():
     arch = models.architecture(m["arch"], m["head"], len(data["train"]["classes"]), models.scaled_filters(m["width"]))
     model = models.build(arch)
     if params["finetune"]["pretrained"]:
-        models.load_imagenet_weights(model, arch)
+        with param("finetune.pretrained"):
+            models.load_imagenet_weights(model, arch)
     model.to(device)
     fit(model, data["train"], data["val"], params["finetune"], device, params["seed"], args.live)
 
-    metrics = save_variant(model, arch, args.model, args.metrics, data, device, params,
-                                 classes=data["train"]["classes"])
+    metrics = save_variant(model, arch, args.model, args.metrics, data, device, params["measure"],
+                           classes=data["train"]["classes"])
     print(f"test accuracy {metrics['test_accuracy']:.2f}%  ->  {args.model}")
 
 

@@ -22,7 +22,7 @@ PRUNED = ("unstructured", "structured_finetuned", "structured")
 
 
 def main():
-    args, params, device, data = stage.start(
+    args, params, device, _ = stage.start(
         __doc__, ["--data", *(f"--{v.replace('_', '-')}" for v in VARIANTS), "--figure", "--metrics"], "gradcam",
         splits=())
     p, test = params["gradcam"], load_split(f"{args.data}/test.pt")  # on the CPU: images move in batches

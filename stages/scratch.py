@@ -15,11 +15,15 @@ def main():
     _, ckpt = models.load_checkpoint(args.pruned)  # checked; only its architecture is used
     arch, baseline = ckpt["architecture"], read_metrics(args.baseline_metrics)
 
-    model = models.build(arch).to(device)  # a fresh initialisation (seeded)
+    # A fresh initialisation, seeded. The throwaway build first makes the same random draws as loading a
+    # checkpoint made before loads built nothing (lib.models.load_checkpoint), so the published scratch
+    # numbers reproduce; it goes with the next full re-run, with the library split (issue 10).
+    models.build(arch)
+    model = models.build(arch).to(device)
     hp = {**params["finetune"], "epochs": params["finetune"]["epochs"] + params["structured_finetune"]["epochs"]}
     fit(model, data["train"], data["val"], hp, device, params["seed"], args.live)
-    metrics = save_variant(model, arch, args.out, args.metrics, data, device, params, baseline,
-                                 ckpt.get("classes"), epochs=hp["epochs"], filters=arch["filters"])
+    metrics = save_variant(model, arch, args.out, args.metrics, data, device, params["measure"], baseline,
+                           ckpt.get("classes"), epochs=hp["epochs"], filters=arch["filters"])
     print(f"test accuracy {metrics['test_accuracy']:.2f}% after {hp['epochs']} epochs from scratch -> {args.out}")
 
 

@@ -14,8 +14,8 @@ def main():
     baseline = read_metrics(args.baseline_metrics)
 
     fit(model, data["train"], data["val"], params["structured_finetune"], device, params["seed"], args.live)
-    metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params, baseline,
-                                 ckpt.get("classes"))
+    metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params["measure"],
+                           baseline, ckpt.get("classes"))
     print(f"test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f} points) "
           f"-> {args.out}")
 

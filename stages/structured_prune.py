@@ -50,10 +50,9 @@ def main():
     model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]
     val_after = evaluate(recalibrated(model), val, cfg["batch_size"], device)["accuracy"]
-    metrics = save_variant(model, new_arch, args.out, args.metrics, data, device, params, baseline_metrics,
-                                 ckpt.get("classes"), val_accuracy_before_bn_recalibration=val_before,
-                                 bn_recalibration_gain=val_after - val_before,
-                                 filters=dict(zip(convs, new_arch["filters"])))
+    metrics = save_variant(model, new_arch, args.out, args.metrics, data, device, cfg, baseline_metrics,
+                           ckpt.get("classes"), val_accuracy_before_bn_recalibration=val_before,
+                           bn_recalibration_gain=val_after - val_before, filters=dict(zip(convs, new_arch["filters"])))
     predicted = allocation.predicted_drops(curves, ratios)
     save_json({"from": "explicit" if p["ratios"] != "auto" else "auto", "allocation": p["allocation"],
                "target": target, "target_kind": p["target_kind"], "budget": p["budget"], "budget_search": trace,

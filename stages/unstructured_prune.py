@@ -76,7 +76,7 @@ def main():
     achieved = sparsity(model)
     effective = cost.effective_macs(ckpt["architecture"], {n: 1 - s for n, s in achieved["layers"].items()})
     metrics = save_variant(
-        model, ckpt["architecture"], args.out, args.metrics, data, device, params, baseline_metrics,
+        model, ckpt["architecture"], args.out, args.metrics, data, device, cfg, baseline_metrics,
         ckpt.get("classes"), sparse_size_bytes=os.path.getsize(args.sparse_out),
         val_accuracy_drop_before_finetune=drop_before, conv_sparsity=achieved["conv_overall"], effective_macs=effective,
         effective_macs_reduction=1 - effective / baseline_metrics["macs"], layer_sparsity=achieved["layers"])

@@ -162,7 +162,7 @@ CASES = [
                  id="truncated-checkpoint"),
     # unstructured_prune
     pytest.param("unstructured_prune", params(unstructured_prune__sparsities={"conv9": 0.5}),
-                 ["params.yaml: unstructured_prune.sparsities: layer 'conv9' is not a layer it can prune",
+                 ["params.yaml: unstructured_prune.sparsities: unknown layer 'conv9'",
                   "allowed: conv1, conv2, conv3, conv4, conv5, conv6, conv7, conv8, fc1"], id="unknown-layer-name"),
     pytest.param("unstructured_prune", saved("reports/unstructured_sensitivity_results.pth",
                                              lambda: {"baseline": SHELL_PAYLOAD, "records": []}),

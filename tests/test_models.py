@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lib import models
-from lib.errors import UserError
+from lib.errors import UserError, param
 from conftest import SMALL_FILTERS
 
 
@@ -97,7 +97,8 @@ def test_imagenet_weights_offline_without_cache_names_the_fix(tmp_path, monkeypa
     monkeypatch.setattr(torch.hub, "download_url_to_file",
                         lambda *a, **k: (_ for _ in ()).throw(OSError("network unreachable")))
     arch = models.architecture("vgg11_bn", "cifar")
-    with pytest.raises(UserError, match="pretrained: false"):
+    with pytest.raises(UserError, match="^params.yaml: finetune.pretrained: could not download .* set it to false"), \
+            param("finetune.pretrained"):  # as the finetune stage calls it
         models.load_imagenet_weights(models.build(arch), arch)
 
 

@@ -103,6 +103,6 @@ def test_levels_from_params_explicit_auto_and_unknown_layer():
     layers = ["conv1", "conv2", "conv3"]
     assert sensitivity.levels_from_params("auto", 1.0, results, layers) == {"conv1": 0.5, "conv2": 0.0}
     assert sensitivity.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
-    with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: layer 'conv9'"), \
+    with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: unknown layer 'conv9'"), \
             param("structured_prune.ratios"):  # as the prune stages call it
         sensitivity.levels_from_params({"conv9": 0.5}, 1.0, results, layers)

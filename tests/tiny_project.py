@@ -3,18 +3,21 @@
   end to end (`dvc repro`: test_pipeline, test_cifar10);
 - make_project: the project with STAGE_PARAMS and every artifact the stages read or write already in
   place (random 40-image splits, small checkpoints, metrics, sensitivity results, placeholder
-  figures), to run one stage alone (test_bad_input, test_interrupted)."""
+  figures), to run one stage alone: in this process (run_stage_here: test_bad_input) or as a
+  subprocess, as dvc does (run_stage, stage_command: test_bad_input, test_interrupted)."""
 import contextlib
 import hashlib
 import importlib
 import io
 import json
 import os
+import random
 import shlex
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import torch
 import yaml
 
@@ -220,23 +223,32 @@ def run_stage(folder, stage, timeout=120):
 def run_stage_here(folder, stage):
     """(exit code, stderr) of the stage's dvc.yaml command run in this process, as `python -m` would
     run it (its module's main through lib.errors.run, the command's arguments, `folder` as the working
-    directory), without paying for a new interpreter and its imports. Torch's global settings that a
-    stage changes (deterministic algorithms) are put back."""
+    directory), without paying for a new interpreter and its imports. What lib.runtime.setup changes
+    for the process (the RNG states, torch's deterministic and cuDNN settings, the cuBLAS variable),
+    the working directory and sys.argv are put back."""
     cmd = stage_command(stage)
     assert cmd[1] == "-m", cmd
     module = importlib.import_module(cmd[2])
-    stderr, cwd, argv = io.StringIO(), os.getcwd(), sys.argv
-    deterministic = torch.are_deterministic_algorithms_enabled()
+    stderr, cwd, argv, environ = io.StringIO(), os.getcwd(), sys.argv, dict(os.environ)
+    rng = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.benchmark)
     try:
         os.chdir(folder)
         sys.argv = [cmd[2]] + cmd[3:]
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
             module.run(module.main)
         code = 0
-    except SystemExit as exit:
-        code = exit.code
+    except SystemExit as stop:
+        code = stop.code
     finally:
         os.chdir(cwd)
         sys.argv = argv
-        torch.use_deterministic_algorithms(deterministic)
+        os.environ.clear()
+        os.environ.update(environ)
+        random.setstate(rng[0])
+        np.random.set_state(rng[1])
+        torch.set_rng_state(rng[2])
+        torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+        torch.backends.cudnn.benchmark = flags[2]
     return code, stderr.getvalue()
