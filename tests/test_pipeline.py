@@ -283,7 +283,7 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
     applies the setting, and then `dvc status` reports every stage that reads its outputs, and no
     other, as changed (each of them reads them directly, so this is all `dvc repro` would run). With
     the setting back, `dvc repro` restores its outputs from the run cache: nothing runs, nothing is
-    pending. (Running the followers too would retrain nothing more that the check needs.)"""
+    pending. The followers themselves are not run: which stages DVC re-runs is what is checked."""
     params = (repo / "params.yaml").read_text()
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
