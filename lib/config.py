@@ -76,6 +76,11 @@ def open_fraction(v):
     return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1 else "a number in (0, 1)"
 
 
+def fraction_up_to_one(v):
+    """A share that may be whole: 0 < v <= 1."""
+    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 else "a number in (0, 1]"
+
+
 def levels(v):
     if not isinstance(v, list) or not v:
         return "a non-empty list of numbers in (0, 1)"
@@ -124,8 +129,7 @@ SCHEMA = {
     "model": {
         "arch": choice("vgg11", "vgg11_bn"),
         "head": choice("cifar", "imagenet"),
-        "width": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
-        else "a number in (0, 1]",
+        "width": fraction_up_to_one,
     },
     "finetune": {"pretrained": boolean, **TRAINING},
     "unstructured_sensitivity": {
@@ -143,8 +147,7 @@ SCHEMA = {
         "finetune_epochs": non_negative_int,
         "lr": positive_number,
         "gradual_initial": fraction,
-        "gradual_ramp": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
-        else "a number in (0, 1]",
+        "gradual_ramp": fraction_up_to_one,
         "gradual_every": positive_int,
     },
     "structured_sensitivity": {
@@ -173,8 +176,7 @@ SCHEMA = {
         "road_percentiles": lambda v: None if isinstance(v, list) and v and len(set(v)) == len(v) and all(
             isinstance(x, int) and not isinstance(x, bool) and 0 < x < 100 for x in v)
         else "a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
-        "top_k": lambda v: None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1
-        else "a number in (0, 1]",
+        "top_k": fraction_up_to_one,
     },
     "tradeoff": {"unstructured_targets": levels, "structured_targets": levels},
     "measure": {"batch_size": positive_int},

@@ -68,13 +68,12 @@ def relative_to(metrics, base):
 
 def save_variant(model, arch, out, metrics_path, data, device, cfg, baseline=None, classes=None, **extra):
     """Save a model variant (its checkpoint at `out`), measure it on data["val"] and data["test"] (the
-    keys above; `cfg` as for measure), relative to the baseline's metrics when given, plus `extra` ->
-    metrics_path.
-    Returns the metrics."""
+    keys above; `cfg` as for measure), relative to the baseline's metrics when given, plus `extra` (a
+    value, or a function of the metrics measured so far) -> metrics_path. Returns the metrics."""
     models.save_checkpoint(out, model, arch, classes=classes)
     metrics = measure(model, out, data["val"], data["test"], device, cfg)
     if baseline is not None:
         metrics.update(relative_to(metrics, baseline))
-    metrics.update(extra)
+    metrics.update({key: value(metrics) if callable(value) else value for key, value in extra.items()})
     save_json(metrics, metrics_path)
     return metrics

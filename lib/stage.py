@@ -22,4 +22,3 @@ def start(doc, flags, *sections, splits=SPLITS):
     params = config.load("seed", "device", *sections)
     device = runtime.setup(params["seed"], params["device"])
     return args, params, device, {name: load_split(f"{args.data}/{name}.pt", device) for name in splits}
-

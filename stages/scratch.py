@@ -15,9 +15,9 @@ def main():
     _, ckpt = models.load_checkpoint(args.pruned)  # checked; only its architecture is used
     arch, baseline = ckpt["architecture"], read_metrics(args.baseline_metrics)
 
-    # A fresh initialisation, seeded. The throwaway build first makes the same random draws as loading a
-    # checkpoint made before loads built nothing (lib.models.load_checkpoint), so the published scratch
-    # numbers reproduce; it goes with the next full re-run, with the library split (issue 10).
+    # A fresh initialisation, seeded. The throwaway build makes the random draws that loading the pruned
+    # checkpoint made until loading stopped building (lib.models.load_checkpoint), so the published scratch
+    # numbers reproduce; it goes with the next full re-run, together with the library split (issue 10).
     models.build(arch)
     model = models.build(arch).to(device)
     hp = {**params["finetune"], "epochs": params["finetune"]["epochs"] + params["structured_finetune"]["epochs"]}

@@ -49,10 +49,12 @@ def main():
         filters_to_keep(baseline, ratios, p["round_to"])  # every layer keeps a filter
     model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])
     val_before = evaluate(model, val, cfg["batch_size"], device)["accuracy"]
-    val_after = evaluate(recalibrated(model), val, cfg["batch_size"], device)["accuracy"]
+    recalibrated(model)
     metrics = save_variant(model, new_arch, args.out, args.metrics, data, device, cfg, baseline_metrics,
                            ckpt.get("classes"), val_accuracy_before_bn_recalibration=val_before,
-                           bn_recalibration_gain=val_after - val_before, filters=dict(zip(convs, new_arch["filters"])))
+                           bn_recalibration_gain=lambda m: m["val_accuracy"] - val_before,
+                           filters=dict(zip(convs, new_arch["filters"])))
+    val_after = metrics["val_accuracy"]
     predicted = allocation.predicted_drops(curves, ratios)
     save_json({"from": "explicit" if p["ratios"] != "auto" else "auto", "allocation": p["allocation"],
                "target": target, "target_kind": p["target_kind"], "budget": p["budget"], "budget_search": trace,

@@ -71,6 +71,8 @@ def test_metrics_share_the_common_keys(repo):
     structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
     baseline = json.loads((repo / "reports/eval/finetune.json").read_text())
     assert structured["params"] < baseline["params"] and structured["macs"] < baseline["macs"]
+    assert structured["bn_recalibration_gain"] == pytest.approx(
+        structured["val_accuracy"] - structured["val_accuracy_before_bn_recalibration"])
 
 
 def test_metrics_show_reads_as_one_row_per_variant(repo):
