@@ -58,6 +58,8 @@ STAGE_PARAMS = {  # valid and small: a stage that gets past validation finishes 
     "measure": {"batch_size": 20},
     "timing": {"latency_runs": 4, "warmup": 0, "throughput_batch": 4, "throughput_runs": 1},
     "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
+    # as in the committed params.yaml, which `make demo` changes (the bad-input cases quote its schedule)
+    "unstructured_prune": {"finetune_epochs": 10, "gradual_every": 50, "gradual_ramp": 0.6},
     "structured_sensitivity": {"ratios": [0.25, 0.5]},
     "structured_finetune": {"epochs": 1, "batch_size": 8},
     "dense_extra": {"epochs": 1},
