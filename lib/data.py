@@ -2,7 +2,9 @@
 device (no per-image PIL work in the training loop)."""
 import os
 
+import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 
 from lib.errors import UserError
 from lib.io import load_torch
@@ -12,23 +14,17 @@ MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
 
 
-def stratified_split(labels, size, generator):
-    """(kept, taken) index tensors: `size` indices taken with every class represented in proportion."""
+def stratified_split(labels, size, seed):
+    """(kept, taken) sorted index tensors: `size` indices taken with every class represented in proportion
+    (scikit-learn's train_test_split with stratify, seeded by `seed`)."""
     n = len(labels)
     if not 0 < size < n:
         raise UserError(f"cannot take {size} of {n} images: the size must be between 1 and {n - 1}")
-    order = torch.randperm(n, generator=generator)
-    classes = labels.unique()
-    per_class = {int(c): (labels[order] == c).nonzero().flatten() for c in classes}
-    # Largest-remainder quota per class so the quotas sum to `size` exactly.
-    exact = {c: size * len(ix) / n for c, ix in per_class.items()}
-    quota = {c: int(q) for c, q in exact.items()}
-    for c in sorted(exact, key=lambda c: quota[c] - exact[c])[: size - sum(quota.values())]:
-        quota[c] += 1
-    taken = torch.cat([order[per_class[c][: quota[c]]] for c in per_class])
-    mask = torch.ones(n, dtype=torch.bool)
-    mask[taken] = False
-    return order[mask[order]], taken.sort().values
+    try:
+        kept, taken = train_test_split(np.arange(n), test_size=size, stratify=labels.numpy(), random_state=seed)
+    except ValueError as err:  # e.g. fewer images taken or kept than there are classes
+        raise UserError(f"cannot take a stratified {size} of {n} images: {err}") from err
+    return torch.from_numpy(np.sort(kept)), torch.from_numpy(np.sort(taken))
 
 
 def load_split(path, device="cpu"):

@@ -41,14 +41,21 @@ def _cfg(filters):
 
 
 def build(arch):
-    """A freshly initialised VGG-11 for `arch` (seed the global RNG first for reproducibility)."""
+    """A freshly initialised VGG-11 for `arch` (seed the global RNG first for reproducibility): torchvision's
+    VGG and its initialisation of the features; the layers this project replaces keep nn.Linear's default."""
     filters, classes = arch["filters"], arch["num_classes"]
-    model = VGG(make_layers(_cfg(filters), batch_norm=ARCHS[arch["arch"]]), num_classes=classes)
-    if arch["head"] == "cifar":  # 32x32 inputs end 1x1 after five pools: global pool -> Linear
-        model.avgpool = nn.AdaptiveAvgPool2d(1)
-        model.classifier = nn.Sequential(nn.Linear(filters[-1], classes))
-    elif filters[-1] != 512:  # imagenet head: its first Linear sees each channel as a 7x7 block
-        model.classifier[0] = nn.Linear(filters[-1] * 7 * 7, 4096)
+    features = make_layers(_cfg(filters), batch_norm=ARCHS[arch["arch"]])
+    if arch["head"] == "imagenet":  # its first Linear sees each channel as a 7x7 block
+        model = VGG(features, num_classes=classes)
+        if filters[-1] != 512:
+            model.classifier[0] = nn.Linear(filters[-1] * 7 * 7, 4096)
+        return model
+    # 32x32 inputs end 1x1 after five pools: global pool -> one Linear. torchvision's 120M-parameter
+    # ImageNet classifier is built on the meta device (no memory, no random draws) and replaced.
+    with torch.device("meta"):
+        model = VGG(features, num_classes=classes)
+    model.avgpool = nn.AdaptiveAvgPool2d(1)
+    model.classifier = nn.Sequential(nn.Linear(filters[-1], classes))
     return model
 
 

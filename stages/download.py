@@ -17,7 +17,7 @@ def subset(indices, labels, size, key, seed):
     if size >= len(indices):
         raise UserError(f"params.yaml: {key} = {size} must be smaller than the {len(indices)} images available "
                         "(use null to keep all of them)")
-    return indices[stratified_split(labels[indices], size, torch.Generator().manual_seed(seed))[1]]
+    return indices[stratified_split(labels[indices], size, seed)[1]]
 
 
 def main():
@@ -34,7 +34,7 @@ def main():
     if data["val_size"] >= len(labels):
         raise UserError(f"params.yaml: data.val_size = {data['val_size']} must be smaller than the "
                         f"{len(labels)} training images of {data['source']}")
-    train_idx, val_idx = stratified_split(labels, data["val_size"], torch.Generator().manual_seed(seed))
+    train_idx, val_idx = stratified_split(labels, data["val_size"], seed)
     indices = {"train": subset(train_idx, labels, data["train_subset"], "data.train_subset", seed), "val": val_idx}
     test_all = torch.arange(len(raw["test_labels"]))
     indices["test"] = subset(test_all, raw["test_labels"], data["test_subset"], "data.test_subset", seed)

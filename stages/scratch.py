@@ -15,11 +15,7 @@ def main():
     _, ckpt = models.load_checkpoint(args.pruned)  # checked; only its architecture is used
     arch, baseline = ckpt["architecture"], read_metrics(args.baseline_metrics)
 
-    # A fresh initialisation, seeded. The throwaway build makes the random draws that loading the pruned
-    # checkpoint made until loading stopped building (lib.models.load_checkpoint), so the published scratch
-    # numbers reproduce; it goes with the next full re-run, together with the library split (issue 10).
-    models.build(arch)
-    model = models.build(arch).to(device)
+    model = models.build(arch).to(device)  # a fresh initialisation, seeded by stage.start
     hp = {**params["finetune"], "epochs": params["finetune"]["epochs"] + params["structured_finetune"]["epochs"]}
     fit(model, data["train"], data["val"], hp, device, params["seed"], args.live)
     metrics = save_variant(model, arch, args.out, args.metrics, data, device, params["measure"], baseline,

@@ -17,11 +17,37 @@ def test_build_matches_filters_and_runs(arch, head):
 
 def test_full_vgg11_bn_matches_torchvision_features():
     import torchvision
+    torch.manual_seed(0)
     ours = models.build(models.architecture("vgg11_bn", "imagenet"))
-    reference = torchvision.models.vgg11_bn()
+    torch.manual_seed(0)
+    reference = torchvision.models.vgg11_bn(num_classes=10)
+    for (name, a), b in zip(ours.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name  # the imagenet head is torchvision's VGG-11-BN, initialisation included
     assert [tuple(p.shape) for p in ours.features.state_dict().values()] == \
            [tuple(p.shape) for p in reference.features.state_dict().values()]
     assert ours.classifier[0].in_features == 512 * 7 * 7 and ours.classifier[6].out_features == 10
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_cifar_build_initialises_the_features_as_torchvision_and_builds_no_imagenet_head(batch_norm):
+    """Same seed: the features equal torchvision's make_layers initialised as VGG.__init__ does; no tensor is left on the meta device, no 4096-wide layer was kept."""
+    from torchvision.models.vgg import make_layers
+    arch = models.architecture("vgg11_bn" if batch_norm else "vgg11", "cifar", 10, SMALL_FILTERS)
+    torch.manual_seed(5)
+    ours = models.build(arch)
+    torch.manual_seed(5)
+    features = make_layers(models._cfg(SMALL_FILTERS), batch_norm=batch_norm)
+    for m in features.modules():  # the loop of torchvision's VGG.__init__, written out, on the features alone
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            torch.nn.init.constant_(m.bias, 0)
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.constant_(m.weight, 1)
+            torch.nn.init.constant_(m.bias, 0)
+    for (name, a), b in zip(ours.features.state_dict().items(), features.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert not any(t.is_meta for t in [*ours.parameters(), *ours.buffers()])
+    assert [m.out_features for m in ours.modules() if isinstance(m, torch.nn.Linear)] == [10]
 
 
 def test_checkpoint_round_trip_is_plain_data(tmp_path, small_arch):
