@@ -5,13 +5,16 @@ before and after its recovery fine-tune: their speedups should agree). lib.timin
 times them all, in one process, interleaved round-robin, `--repeats` times over; printed per repeat:
 each speedup with the IQR of its per-round ratios, and the two checks (the issue's targets: the
 structured pair within 10 % of each other, the unstructured variant within 10 % of 1.0x).
-Weights are random: latency depends on the shapes only.
+Weights are random: latency depends on the shapes only. With --fold-bn every model is timed in its
+deployment form, each batch norm folded into its conv (torch.fx.experimental.optimization.fuse).
 
     python -m benchmarks.bench_timing --filters 40 112 176 96 248 304 352 152
+    python -m benchmarks.bench_timing --filters 40 112 176 96 248 304 352 152 --fold-bn
 """
 import argparse
 
 import torch
+from torch.fx.experimental.optimization import fuse
 from torch.nn.utils import prune
 
 from lib import models
@@ -26,6 +29,7 @@ def main():
     parser.add_argument("--filters", type=int, nargs=8, default=CHOSEN)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency-runs", type=int, default=300)
+    parser.add_argument("--fold-bn", action="store_true", help="fold each batch norm into its conv first")
     args = parser.parse_args()
     torch.manual_seed(0)
     baseline = models.build(models.architecture())
@@ -35,9 +39,11 @@ def main():
     small = models.architecture(filters=args.filters)
     variants = {"original": baseline, "unstructured": unstructured, "structured": models.build(small),
                 "structured_finetuned": models.build(small)}
+    if args.fold_bn:
+        variants = {name: fuse(model.eval()) for name, model in variants.items()}
     cfg = {"latency_runs": args.latency_runs, "warmup": 20, "throughput_batch": 256, "throughput_runs": 5}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.latency_runs} rounds, batch 1; "
-          f"structured filters {args.filters}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.latency_runs} rounds, batch 1"
+          f"{', batch norm folded' if args.fold_bn else ''}; structured filters {args.filters}")
     for repeat in range(args.repeats):
         t = time_interleaved(variants, "original", cfg)
         pair = t["structured"]["latency_speedup"] / t["structured_finetuned"]["latency_speedup"]
