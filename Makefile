@@ -1,4 +1,4 @@
-# Quick start:  make demo   (whole pipeline on the offline digits data, 6.5 min on 2 idle CPU cores)
+# Quick start:  make demo   (whole pipeline on the offline digits data, 6.5-8 min on 2 idle CPU cores)
 #               make test   (unit tests + end-to-end dvc repro on a tiny configuration)
 # Both create the virtual environment from requirements.txt first.
 
