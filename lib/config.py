@@ -76,6 +76,15 @@ def open_fraction(v):
     return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1 else "a number in (0, 1)"
 
 
+def reduction_target(v):
+    """A structured target: a fraction in (0, 1) of target_kind removed, or {macs: x, params: y} (either
+    or both keys, each in (0, 1)) reached together."""
+    if open_fraction(v) is None or (isinstance(v, dict) and v and set(v) <= {"macs", "params"}
+                                    and all(open_fraction(x) is None for x in v.values())):
+        return None
+    return "a number in (0, 1), or a mapping of macs and/or params to numbers in (0, 1), e.g. {macs: 0.5, params: 0.7}"
+
+
 def fraction_up_to_one(v):
     """A share that may be whole: 0 < v <= 1."""
     return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 else "a number in (0, 1]"
@@ -157,7 +166,7 @@ SCHEMA = {
     },
     "structured_prune": {
         "ratios": per_layer,
-        "target": optional(open_fraction),
+        "target": optional(reduction_target),
         "target_kind": choice("macs", "params"),
         "budget": non_negative_number,
         "allocation": choice("sensitivity", "uniform", "per_layer"),
@@ -185,6 +194,7 @@ SCHEMA = {
         "warmup": non_negative_int,
         "throughput_batch": positive_int,
         "throughput_runs": positive_int,
+        "fold_batchnorm": boolean,
     },
 }
 

@@ -139,3 +139,9 @@ def test_allocators_reach_their_targets_measured_on_the_built_models():
             assert 0.6 < reachable < 1 and hi == pytest.approx(7 / 8)
             small, _ = remove_filters(model, spec, allocate(0.5), round_to=4)
             assert 1 - measured(small) / measured(model) >= 0.5, (kind, name)
+    for name in ("uniform", "sensitivity"):  # a joint target: each kind measured on the built model
+        allocate = allocation.structured(name, spec, convs, curves, "macs", round_to=4)[0]
+        small, _ = remove_filters(model, spec, allocate({"macs": 0.4, "params": 0.6}), round_to=4)
+        assert 1 - macs(small) / macs(model) >= 0.4 and 1 - count_params(small) / count_params(model) >= 0.6, name
+        with pytest.raises(UserError, match=r"joint pruning target .* at most macs"):
+            allocate({"macs": 0.4, "params": 0.99})

@@ -72,8 +72,16 @@ def test_per_layer_mapping(value, ok):
     assert (config.per_layer(value) is None) == ok
 
 
+@pytest.mark.parametrize("value,ok", [(0.5, True), ({"macs": 0.5, "params": 0.7}, True), ({"params": 0.7}, True),
+                                      ({"flops": 0.5}, False), ({"macs": 1.0}, False), ({}, False), (1.0, False)])
+def test_structured_target(value, ok):
+    assert (config.reduction_target(value) is None) == ok
+
+
 @pytest.mark.parametrize("section,key,value,expected", [
     ("unstructured_prune", "target", 1.0, "a number in (0, 1) (or null)"),
+    ("structured_prune", "target", {"macs": 0.5, "flops": 0.7}, "a mapping of macs and/or params"),
+    ("timing", "fold_batchnorm", "yes", "true or false"),
     ("unstructured_prune", "allocation", "magnitude", "global, uniform, sensitivity, per_layer"),
     ("unstructured_prune", "schedule", "cubic", "oneshot, gradual"),
     ("unstructured_prune", "gradual_ramp", 0, "a number in (0, 1]"),

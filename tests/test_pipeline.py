@@ -306,6 +306,22 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
     assert "Data and pipelines are up to date" in dvc(repo, "status")
 
 
+def test_a_joint_structured_target_reaches_each_kind(repo, params_put_back):
+    """target: {macs: x, params: y} through the real stage: both reductions measured on the saved
+    model by torch's flop counter and parameter count, not by the stage's cost model."""
+    from lib import models
+    from lib.measure import count_params, macs
+    params = (repo / "params.yaml").read_text()
+    set_params(repo, {"structured_prune": {"target": {"macs": 0.3, "params": 0.5}}})
+    assert ran(dvc(repo, "repro", "structured_prune")) == ["structured_prune"]
+    original, pruned = (models.load_checkpoint(str(repo / path))[0] for path in (MODELS[0], MODELS[2]))
+    assert 1 - macs(pruned) / macs(original) >= 0.3 and 1 - count_params(pruned) / count_params(original) >= 0.5
+    report = json.loads((repo / "reports/structured_ratios.json").read_text())
+    assert report["target"] == {"macs": 0.3, "params": 0.5} and report["params_reduction"] >= 0.5
+    (repo / "params.yaml").write_text(params)
+    assert ran(dvc(repo, "repro")) == []
+
+
 def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
     """With target: null the prune stages search the largest target whose one-shot combined validation
     drop is within the budget; checked here on the trained tiny model by evaluating the saved models
