@@ -6,7 +6,8 @@ times them all, in one process, interleaved round-robin, `--repeats` times over;
 each speedup with the IQR of its per-round ratios, and the two checks (the issue's targets: the
 structured pair within 10 % of each other, the unstructured variant within 10 % of 1.0x).
 Weights are random: latency depends on the shapes only. With --fold-bn every model is timed in its
-deployment form, each batch norm folded into its conv (torch.fx.experimental.optimization.fuse).
+deployment form, each batch norm folded into its conv (lib.timing.deployed, as the timing stage does
+with timing.fold_batchnorm).
 
     python -m benchmarks.bench_timing --filters 32 112 144 144 248 304 352 248
     python -m benchmarks.bench_timing --filters 32 112 144 144 248 304 352 248 --fold-bn
@@ -14,11 +15,10 @@ deployment form, each batch norm folded into its conv (torch.fx.experimental.opt
 import argparse
 
 import torch
-from torch.fx.experimental.optimization import fuse
 from torch.nn.utils import prune
 
 from lib import models
-from lib.timing import time_interleaved
+from lib.timing import deployed, time_interleaved
 
 # structured_prune's filter counts in the README's CPU CIFAR-10 run (sensitivity, 65 % of MACs, round_to 8).
 CHOSEN = [32, 112, 144, 144, 248, 304, 352, 248]
@@ -39,8 +39,7 @@ def main():
     small = models.architecture(filters=args.filters)
     variants = {"original": baseline, "unstructured": unstructured, "structured": models.build(small),
                 "structured_finetuned": models.build(small)}
-    if args.fold_bn:
-        variants = {name: fuse(model.eval()) for name, model in variants.items()}
+    variants = {name: deployed(model, args.fold_bn) for name, model in variants.items()}
     cfg = {"latency_runs": args.latency_runs, "warmup": 20, "throughput_batch": 256, "throughput_runs": 5}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.latency_runs} rounds, batch 1"
           f"{', batch norm folded' if args.fold_bn else ''}; structured filters {args.filters}")

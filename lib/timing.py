@@ -10,9 +10,18 @@ import statistics
 import time
 
 import torch
+from torch.fx.experimental.optimization import fuse
 
 KEYS = ("latency_ms", "latency_iqr_ms", "throughput_ips", "latency_speedup", "latency_speedup_iqr",
         "throughput_speedup")  # what time_interleaved() reports per variant
+
+
+def deployed(model, fold_batchnorm):
+    """`model` on the CPU in eval mode as it would be deployed for inference: with fold_batchnorm, each
+    batch norm folded into the conv before it (torch.fx's fuse: the same outputs up to rounding, one
+    layer fewer to run per conv)."""
+    model = model.cpu().eval()
+    return fuse(model) if fold_batchnorm else model
 
 
 def _round_robin(calls, runs, warmup):

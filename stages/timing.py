@@ -1,13 +1,15 @@
 """timing: CPU latency and throughput of every model variant, apart from training. All variants are
 timed in this one process, interleaved round-robin after a warm-up, each speedup against the
-baseline timed alongside it, with the spread (IQR) beside every median -> reports/timing.json.
+baseline timed alongside it, with the spread (IQR) beside every median -> reports/timing.json. With
+timing.fold_batchnorm, every model (the baseline too) is timed in its deployment form, each batch norm
+folded into its conv.
 A change to the `timing` params re-runs only this stage and what reads it."""
 import argparse
 
 from lib import config, models
 from lib.errors import UserError, run
 from lib.io import save_json
-from lib.timing import time_interleaved
+from lib.timing import deployed, time_interleaved
 
 
 def main():
@@ -20,7 +22,8 @@ def main():
         raise UserError(f"--model takes NAME=PATH, got {args.model}")
     paths = dict(item.split("=", 1) for item in args.model)
     params = config.load("timing")
-    loaded = {name: models.load_checkpoint(path)[0] for name, path in paths.items()}  # all checked first
+    loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
+              for name, path in paths.items()}  # all checked first
 
     timing = time_interleaved(loaded, next(iter(paths)), params["timing"])
     save_json(timing, args.out)

@@ -48,3 +48,20 @@ def test_real_models_every_key(small_arch):
     for t in out.values():
         assert set(t) == set(timing.KEYS) and t["latency_ms"] > 0 and t["throughput_ips"] > 0
     assert out["a"]["latency_speedup"] == 1.0
+
+
+def test_deployed_folds_every_batch_norm_and_keeps_the_outputs(small_arch):
+    torch.manual_seed(0)
+    model = models.build(small_arch)
+    for m in model.modules():  # batch-norm statistics and affine terms away from their defaults
+        if isinstance(m, torch.nn.BatchNorm2d):
+            for t in (m.running_mean, m.weight, m.bias):
+                t.data.uniform_(-1, 1)
+            m.running_var.data.uniform_(0.5, 2)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = model.eval()(x)
+        folded = timing.deployed(model, True)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        torch.testing.assert_close(folded(x), expected, rtol=1e-4, atol=1e-4)
+        assert timing.deployed(model, False) is model
