@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # Recovery epochs are equal for every variant and its dense_extra control (the same-budget comparison).
 # Unstructured at 80 %: 4 epochs of 1,237 digits are 40 steps, too few to bring 90 % back (35.6 % test at
 # 90 %, 93.1 % at 80 %, measured at b37c673). Fewer trade-off points than the full run (4 + 3, not 7 + 5) keep
-# the demo under 10 minutes with a margin: 9 min 34 s with all 12 at ae11f8c, 9 min 10 s with these.
+# the demo under 10 minutes with a margin: 9 min 34 s with all 12 at ae11f8c, 9 min 6 s with these at 6291f41.
 DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=15 \
 	-S unstructured_prune.target=0.8 -S unstructured_prune.finetune_epochs=4 -S unstructured_prune.gradual_every=2 \
 	-S structured_finetune.epochs=4 -S dense_extra.epochs=4 -S gradcam.faithfulness_images=60 \
