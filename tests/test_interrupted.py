@@ -140,7 +140,8 @@ def test_ctrl_c_during_training_ends_with_one_line(tmp_path):
     set_params(folder, lambda p: p["finetune"].update(epochs=100_000))
     model, live = folder / "models/vgg11_cifar10_finetuned.pth", folder / "reports/live/finetune"
     previous = model.read_bytes()
-    proc = subprocess.Popen(stage_command("finetune"), cwd=folder, env=stage_env(), stdout=subprocess.DEVNULL,
+    env = {**stage_env(), "PYTHONFAULTHANDLER": "1"}  # a SIGABRT dumps every thread's stack (for the hang below)
+    proc = subprocess.Popen(stage_command("finetune"), cwd=folder, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -151,9 +152,10 @@ def test_ctrl_c_during_training_ends_with_one_line(tmp_path):
         proc.send_signal(signal.SIGINT)
         try:
             stderr = proc.communicate(timeout=180)[1]  # seconds when idle; generous for a loaded machine
-        except subprocess.TimeoutExpired:  # seen once in many runs: say what the stage printed, for the cause
-            proc.kill()
-            pytest.fail("the stage did not end within 180 s of one SIGINT; its stderr:\n" + proc.communicate()[1])
+        except subprocess.TimeoutExpired:  # seen twice in many runs, stderr empty: show where every thread hangs
+            proc.send_signal(signal.SIGABRT)
+            pytest.fail("the stage did not end within 180 s of one SIGINT; its stderr, then its threads' stacks:\n"
+                        + proc.communicate(timeout=30)[1])
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
