@@ -1,5 +1,8 @@
-"""User-facing errors: one paragraph naming the key or file, the value and what is allowed."""
+"""User-facing errors and stops: a problem with the user's input is one paragraph naming the key or
+file, the value and what is allowed; a stop signal is one line and the shell's exit code for it."""
 import contextlib
+import os
+import signal
 import sys
 import textwrap
 
@@ -18,15 +21,64 @@ def param(key):
         raise UserError(f"params.yaml: {key}: {err}") from err
 
 
+# The signals that ask a process to stop: Ctrl-C in a terminal, a terminal closed, and what `kill`,
+# schedulers, CI time-outs and container runtimes send. Exit codes follow the shell's 128 + number.
+STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
+                signal.SIGHUP: "hung up (SIGHUP)"}
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal received while a stage works, raised in the main thread like Ctrl-C's
+    KeyboardInterrupt, so every `finally` on the way out runs (lib.io removes its temporary files)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stopped_line(signum):
+    return f"{STOP_SIGNALS[signum]}; each output is written whole or not at all: run it again (dvc repro)"
+
+
+def _exit_now(signum, frame):
+    """Before a stage's work begins (its imports) nothing is open or half-written: leave at once
+    (os.write: the signal may have cut a print to stderr short, and Python's files are not reentrant)."""
+    os.write(sys.stderr.fileno(), f"\n{stopped_line(signum)}\n".encode())
+    os._exit(128 + signum)
+
+
+def _raise_stopped(signum, frame):
+    """While a stage works: unwind like Ctrl-C. Further stop signals are ignored from here on, so a
+    second Ctrl-C cannot cut the clean-up short (it takes milliseconds)."""
+    handle_stop_signals(signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def handle_stop_signals(handler=_exit_now):
+    """Install `handler` for every stop signal, except one the process inherited as ignored: a job
+    started in the background (`cmd &`, `nohup`) ignores SIGINT by the POSIX convention that keeps a
+    terminal's Ctrl-C from it, and keeps ignoring it. Returns the previous handlers."""
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum, old in previous.items():
+        if old is not signal.SIG_IGN:
+            signal.signal(signum, handler)
+    return previous
+
+
 def run(main):
-    """Run a stage's main(); a UserError becomes a one-paragraph message and exit code 1, Ctrl-C one
-    line and exit code 130 (outputs are written atomically, so none is left half-written)."""
+    """Run a stage's main(); a UserError becomes a one-paragraph message and exit code 1, a stop signal
+    (Ctrl-C, SIGTERM, SIGHUP) one line and exit code 128 + its number (130, 143, 129). Outputs are
+    written atomically, so none is left half-written."""
+    previous = handle_stop_signals(_raise_stopped)
     try:
         main()
     except UserError as err:
         print("\n" + textwrap.fill(f"error: {err}", width=100), file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print("\ninterrupted (Ctrl-C); each output is written whole or not at all: run it again (dvc repro)",
-              file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as stop:  # Stopped, or Python's own KeyboardInterrupt
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print("\n" + stopped_line(signum), file=sys.stderr)
+        sys.exit(128 + signum)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -18,7 +18,10 @@ def local_imports(path):
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
-        found |= {n.replace(".", "/") + ".py" for n in names if n.split(".")[0] in ("lib", "stages")}
+        for name in names:
+            parts = name.split(".")
+            if parts[0] in ("lib", "stages"):  # the module, and each package's __init__ that Python runs first
+                found |= {"/".join(parts) + ".py"} | {"/".join(parts[:i]) + "/__init__.py" for i in range(1, len(parts))}
     return {p for p in found if os.path.isfile(os.path.join(ROOT, p))}
 
 
@@ -38,7 +41,7 @@ def test_every_stage_depends_on_exactly_the_code_it_runs():
     for name, stage in stages.items():
         words = stage["cmd"].split()
         assert words[:2] == ["python", "-m"], name
-        runs = code_of(words[2].replace(".", "/") + ".py")
+        runs = code_of(words[2].replace(".", "/") + ".py") | {"stages/__init__.py"}  # `python -m` runs the package first
         listed = {d for d in stage["deps"] if d.endswith(".py")}
         if runs != listed:
             wrong[name] = {"missing": sorted(runs - listed), "not run": sorted(listed - runs)}
@@ -46,7 +49,9 @@ def test_every_stage_depends_on_exactly_the_code_it_runs():
 
 
 def test_the_import_walk_follows_imports_transitively():
-    assert {"stages/compare.py", "lib/report.py", "lib/io.py", "lib/errors.py"} <= code_of("stages/compare.py")
+    assert {"stages/compare.py", "lib/report.py", "lib/io.py", "lib/errors.py", "lib/__init__.py"} <= code_of(
+        "stages/compare.py")
+    assert "lib/errors.py" in code_of("stages/__init__.py")
     assert "lib/train.py" not in code_of("lib/cost.py") and "lib/models.py" in code_of("lib/cost.py")
 
 

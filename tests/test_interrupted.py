@@ -22,7 +22,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lib import io
+from lib import errors, io
+from lib.errors import STOP_SIGNALS, stopped_line
 from tiny_project import make_project, set_params, snapshot, stage_command, stage_env
 
 PREVIOUS = b"the previous run's output\n"
@@ -76,7 +77,8 @@ def test_completed_save_replaces_the_file(tmp_path):
 KILLED_MID_SAVE = """
 import os, signal, sys, torch
 sys.path.insert(0, {root!r})
-from lib import io
+from lib import errors, io
+from lib.errors import STOP_SIGNALS, stopped_line
 
 def save_half_then_die(obj, f, *args, **kwargs):
     f = open(f, "wb") if isinstance(f, (str, os.PathLike)) else f
@@ -133,33 +135,121 @@ def test_sigkill_during_training_leaves_previous_outputs_intact(tmp_path):
     assert not [p for p in after if os.path.basename(p).startswith(".tmp-")]
 
 
-def test_ctrl_c_during_training_ends_with_one_line(tmp_path):
-    """Ctrl-C (SIGINT) while the real finetune stage trains: one line saying so, no traceback, exit code
-    130, and the previous model untouched."""
+def default_signals():
+    """Give the child the default disposition of every stop signal, as a terminal's foreground job has
+    it, however this test was started: a parent launched in the background (`make test &`, `nohup`)
+    passes SIGINT on as ignored, and a stage rightly keeps ignoring it (see the next test)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def start_stage(folder, preexec_fn=default_signals):
+    env = {**stage_env(), "PYTHONFAULTHANDLER": "1"}  # a SIGABRT dumps every thread's stack (if one hangs)
+    return subprocess.Popen(stage_command("finetune"), cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)
+
+
+def wait_until_training(proc, live):
+    deadline = time.monotonic() + 120
+    while not (live / "plots/metrics/train/loss.tsv").exists():  # an epoch is done: it is training
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the stage did not start training in time"
+        time.sleep(0.1)
+
+
+def catches(pid, signum):
+    """Whether process `pid` has a handler installed for `signum` (Linux: SigCgt in /proc/<pid>/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    return bool(caught >> (signum - 1) & 1)
+
+
+def stop_and_wait(proc, signum):
+    """Send `signum`; the stage's stderr once it has ended."""
+    proc.send_signal(signum)
+    try:
+        return proc.communicate(timeout=180)[1]  # seconds when idle; generous for a loaded machine
+    except subprocess.TimeoutExpired:  # show where every thread is
+        proc.send_signal(signal.SIGABRT)
+        pytest.fail(f"the stage did not end within 180 s of signal {signum}; its stderr, then its threads' stacks:\n"
+                    + proc.communicate(timeout=30)[1])
+
+
+def ends_with_one_line(proc, stderr, signum):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    return proc.returncode == 128 + signum and lines == [stopped_line(signum)]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_during_training_ends_with_one_line(tmp_path, signum):
+    """Ctrl-C (SIGINT) or SIGTERM while the real finetune stage trains: one line saying so, no traceback,
+    exit code 130 or 143, the previous model untouched and no temporary file anywhere."""
     folder = make_project(tmp_path / "project")
     set_params(folder, lambda p: p["finetune"].update(epochs=100_000))
     model, live = folder / "models/vgg11_cifar10_finetuned.pth", folder / "reports/live/finetune"
     previous = model.read_bytes()
-    env = {**stage_env(), "PYTHONFAULTHANDLER": "1"}  # a SIGABRT dumps every thread's stack (for the hang below)
-    proc = subprocess.Popen(stage_command("finetune"), cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = start_stage(folder)
     try:
-        deadline = time.monotonic() + 120
-        while not (live / "plots/metrics/train/loss.tsv").exists():
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the stage did not start training in time"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGINT)
-        try:
-            stderr = proc.communicate(timeout=180)[1]  # seconds when idle; generous for a loaded machine
-        except subprocess.TimeoutExpired:  # seen twice in many runs, stderr empty: show where every thread hangs
-            proc.send_signal(signal.SIGABRT)
-            pytest.fail("the stage did not end within 180 s of one SIGINT; its stderr, then its threads' stacks:\n"
-                        + proc.communicate(timeout=30)[1])
+        wait_until_training(proc, live)
+        stderr = stop_and_wait(proc, signum)
     finally:
         proc.kill()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 128 + signum, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
-    assert lines == ["interrupted (Ctrl-C); each output is written whole or not at all: run it again (dvc repro)"], \
+    assert lines == [f"{STOP_SIGNALS[signum]}; each output is written whole or not at all: run it again (dvc repro)"], \
         stderr
+    if signum == signal.SIGINT:  # the line the README quotes
+        assert lines == ["interrupted (Ctrl-C); each output is written whole or not at all: run it again (dvc repro)"]
     assert model.read_bytes() == previous
+    assert not [p for p in snapshot(folder) if os.path.basename(p).startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_while_the_stage_imports_ends_with_one_line(tmp_path, signum):
+    """The same signal in the stage's first moment, once `stages` has installed its handlers and while
+    the stage still imports torch: one line and the exit code, not a traceback."""
+    folder = make_project(tmp_path / "project")
+    proc = start_stage(folder)
+    try:
+        while not catches(proc.pid, signal.SIGTERM):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.001)
+        stderr = stop_and_wait(proc, signum)
+    finally:
+        proc.kill()
+    assert ends_with_one_line(proc, stderr, signum), (proc.returncode, stderr)
+    assert "Traceback" not in stderr
+
+
+def test_a_stage_started_in_the_background_keeps_ignoring_ctrl_c(tmp_path):
+    """A stage whose parent ignores SIGINT (a background job, `nohup`) inherits that and keeps it, as
+    POSIX means it to: a terminal's Ctrl-C is not for background jobs. SIGTERM still stops it."""
+    folder = make_project(tmp_path / "project")
+    set_params(folder, lambda p: p["finetune"].update(epochs=100_000))
+    proc = start_stage(folder, lambda: (default_signals(), signal.signal(signal.SIGINT, signal.SIG_IGN)))
+    try:
+        wait_until_training(proc, folder / "reports/live/finetune")
+        proc.send_signal(signal.SIGINT)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3)
+        stderr = stop_and_wait(proc, signal.SIGTERM)
+    finally:
+        proc.kill()
+    assert ends_with_one_line(proc, stderr, signal.SIGTERM), (proc.returncode, stderr)
+
+
+def test_stopping_a_stage_in_process_puts_the_handlers_back():
+    """lib.errors.run installs its handlers for the stage's main only: in-process runs (the bad-input
+    tests) leave the test process's own handlers as they were."""
+    before = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+
+    def main():
+        assert all(signal.getsignal(s) not in (before[s], signal.SIG_DFL) for s in STOP_SIGNALS
+                   if before[s] is not signal.SIG_IGN)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler raises before this ends
+
+    with pytest.raises(SystemExit) as stop:
+        errors.run(main)
+    assert stop.value.code == 143
+    assert {signum: signal.getsignal(signum) for signum in STOP_SIGNALS} == before
