@@ -1,5 +1,6 @@
-"""Atomic writes: every artifact goes to a temporary name in its folder and is renamed into place,
-so an interrupted stage never leaves a half-written file at an output path. Safe reads: tensors and
+"""Atomic, durable writes: every artifact goes to a temporary name in its folder, is flushed to disk
+(fsync), renamed into place, and the folder flushed too, so neither an interrupted stage nor a power
+cut leaves a half-written file at an output path. Safe reads: tensors and
 plain data only (torch.load(weights_only=True)); a missing or damaged file is a UserError naming it."""
 import contextlib
 import json
@@ -26,10 +27,21 @@ def atomic_path(path):
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give outputs the usual permissions
+        fsync(tmp)  # the bytes on disk before a name points to them
         os.replace(tmp, path)
+        fsync(folder)  # and the rename itself
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def fsync(path):
+    """Flush a file's (or a folder's entries') data to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save_torch(obj, path):
