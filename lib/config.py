@@ -121,6 +121,7 @@ TRAINING = {  # hyperparameters of lib.train.fit
     "augment": boolean,
 }
 
+RECIPES = ("finetune", "structured_finetune")  # the sections that hold a training recipe (TRAINING)
 NUM_CLASSES = 10  # of both sources, CIFAR-10 and digits
 PER_CLASS = f" (at least one image per class: both sources have {NUM_CLASSES} classes)"
 MAX_FIGURE_IMAGES = 32  # rows of the Grad-CAM figure: about 250 pixels each at its resolution

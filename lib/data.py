@@ -70,6 +70,13 @@ def augment(x, generator=None, pad=4):
              torch.arange(c, device=x.device)[None, :, None, None], rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def check_batch_size(batch_size, split):
+    """A training batch must fit in the split it is cut from (the last partial batch is dropped)."""
+    if batch_size > len(split["labels"]):
+        raise UserError(f"a training batch of {batch_size:,} images is larger than the training split "
+                        f"({len(split['labels']):,} images); use at most {len(split['labels']):,}")
+
+
 def batches(images, labels, batch_size, generator=None, drop_last=False, use_augment=False):
     """(normalised float images, labels) batches, shuffled when a generator is given, augmented
     (on the uint8 images, before normalisation) when use_augment is set."""

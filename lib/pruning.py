@@ -84,6 +84,16 @@ def filter_norms(conv):
     return conv.weight.detach().abs().sum(dim=(1, 2, 3))
 
 
+def check_round_to(filters, names, round_to):
+    """Refuse a `round_to` larger than a layer's filter count: counts are rounded to its multiples, and such
+    a layer has fewer filters than one multiple. (A layer of exactly round_to filters keeps them all.)"""
+    short = [f"{name} ({n})" for name, n in zip(names, filters) if n < round_to]
+    if short:
+        raise UserError(f"{round_to} is larger than the filter count of {', '.join(short)}: filter counts are rounded "
+                        f"to multiples of round_to, and such a layer has fewer filters than one multiple; use a "
+                        f"round_to of at most {min(filters)} (1 keeps counts exact)")
+
+
 def kept_count(n, ratio, round_to=1):
     """Filters a layer of `n` keeps when a fraction `ratio` is removed: n - round(ratio * n), then, if
     any is removed, rounded to the nearest multiple of `round_to` (at least `round_to`, at most n)."""

@@ -80,16 +80,17 @@ def choose_levels(results, budget):
     return chosen
 
 
-def levels_from_params(setting, budget, results, layers):
+def levels_from_params(setting, budget, results, layers, optional=()):
     """The per-layer levels a prune stage applies: `auto` -> choose_levels(results, budget); an
-    explicit mapping -> its levels, 0 for the `layers` it does not list (an unknown layer name stops
-    the stage before any work)."""
+    explicit mapping -> its levels, 0 for the `layers` it does not list; `optional` layers may be
+    listed too, and are left out when they are not (their level is set elsewhere). An unknown layer
+    name stops the stage before any work."""
     if setting == "auto":
         return choose_levels(results, budget)
-    unknown = [name for name in setting if name not in layers]
+    unknown = [name for name in setting if name not in [*layers, *optional]]
     if unknown:
         raise UserError(f"unknown layer '{unknown[0]}'; "
-                        f"allowed: {', '.join(layers)}")
+                        f"allowed: {', '.join([*layers, *optional])}")
     return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in setting.items()}}
 
 

@@ -4,7 +4,8 @@ splits. (The epilogue of a stage that produces a model variant is lib.measure.sa
 import argparse
 
 from lib import config, runtime
-from lib.data import load_split
+from lib.data import check_batch_size, load_split
+from lib.errors import param
 
 SPLITS = ("train", "val", "test")
 
@@ -12,8 +13,8 @@ SPLITS = ("train", "val", "test")
 def start(doc, flags, *sections, splits=SPLITS):
     """(args, params, device, {split name: split}) of a stage that works on models: its paths (every
     flag required: dvc.yaml's cmd is the one place that names them), the params of `sections` plus
-    seed and device (validated before any work), every RNG seeded, the named splits of --data on the
-    device. (download, timing and compare, which train and evaluate nothing, parse their own flags,
+    seed and device (validated before any work; a training recipe's batch must fit in the training
+    split), every RNG seeded, the named splits of --data on the device. (download, timing and compare, which train and evaluate nothing, parse their own flags,
     so their code, and their dvc.yaml deps, stay free of the training code.)"""
     parser = argparse.ArgumentParser(description=doc)
     for flag in flags:
@@ -21,4 +22,8 @@ def start(doc, flags, *sections, splits=SPLITS):
     args = parser.parse_args()
     params = config.load("seed", "device", *sections)
     device = runtime.setup(params["seed"], params["device"])
-    return args, params, device, {name: load_split(f"{args.data}/{name}.pt", device) for name in splits}
+    data = {name: load_split(f"{args.data}/{name}.pt", device) for name in splits}
+    for name in [section for section in sections if section in config.RECIPES and "train" in data]:
+        with param(f"{name}.batch_size"):
+            check_batch_size(params[name]["batch_size"], data["train"])
+    return args, params, device, data

@@ -2,12 +2,17 @@
 
 Batches are cut from uint8 tensors already on the device, normalised and augmented as tensors;
 bf16 autocast on CUDA. Accuracies are in percent."""
+import itertools
+import warnings
+
 import torch
 from torch import nn
+from torch.optim.swa_utils import update_bn
 from dvclive import Live
 from tqdm import tqdm
 
-from lib.data import batches
+from lib.data import batches, check_batch_size
+from lib.errors import UserError
 
 
 def autocast(device):
@@ -68,7 +73,8 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
     Returns the list of per-epoch metrics. Batch order and augmentation come from a generator seeded
     with `seed`, dropout (the imagenet head) from the global RNG, seeded here too."""
     torch.manual_seed(seed)
-    batch_size = min(hp["batch_size"], len(train["labels"]))
+    batch_size = hp["batch_size"]
+    check_batch_size(batch_size, train)
     steps = hp["epochs"] * (len(train["labels"]) // batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=hp["lr"], momentum=hp["momentum"],
                                 weight_decay=hp["weight_decay"], nesterov=hp["momentum"] > 0)
@@ -99,20 +105,20 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
 
 @torch.no_grad()
 def recalibrate_batchnorm(model, split, num_batches, batch_size, generator):
-    """Re-estimate batch-norm running statistics from `num_batches` training batches (train mode,
-    no gradient, cumulative average): useful after filters were removed. Returns the model (as it
-    was when it has no batch norm or num_batches is 0)."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms or not num_batches:
+    """Re-estimate batch-norm running statistics from `num_batches` full, shuffled training batches (train
+    mode, no gradient, a cumulative average: torch.optim.swa_utils.update_bn, which puts each layer's
+    momentum back): useful after filters were removed. A split without one full batch is refused (the
+    statistics would stay reset); one with fewer full batches than asked gives all it has, with a
+    warning. Returns the model in eval mode (as it was when it has no batch norm or num_batches is 0)."""
+    if not num_batches or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return model
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average over the recalibration batches
-    model.train()
-    for i, (x, _) in enumerate(batches(split["images"], split["labels"], batch_size, generator, True)):
-        if i == num_batches:
-            break
-        model(x)
-    for m in norms:
-        m.momentum = 0.1  # torchvision's default, for any later training
+    available = len(split["labels"]) // batch_size
+    if not available:
+        raise UserError(f"batch-norm recalibration needs at least one full batch of {batch_size} training images; "
+                        f"the training split has {len(split['labels'])}: lower the batch size or use more images")
+    if available < num_batches:
+        warnings.warn(f"batch-norm recalibration asked for {num_batches} batches of {batch_size}; the training split "
+                      f"holds {available}: using {available}", stacklevel=2)
+    update_bn(itertools.islice(batches(split["images"], split["labels"], batch_size, generator, True), num_batches),
+              model)
     return model.eval()

@@ -8,7 +8,7 @@ from lib import allocation, models, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics, save_variant
-from lib.pruning import filters_to_keep, remove_filters
+from lib.pruning import check_round_to, filters_to_keep, remove_filters
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
@@ -21,6 +21,8 @@ def main():
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)
     arch, convs = ckpt["architecture"], models.layer_names(baseline)
+    with param("structured_prune.round_to"):
+        check_round_to(arch["filters"], convs, p["round_to"])
     curves = allocation.curves(results, convs)
     base_val = evaluate(baseline, val, cfg["batch_size"], device)["accuracy"]
 
@@ -61,7 +63,7 @@ def main():
                "round_to": p["round_to"], "ratios": ratios, "filters_before": arch["filters"],
                "filters_after": new_arch["filters"],
                "predicted_drop": {"per_layer": predicted, "sum": sum(predicted.values())},
-               "measured_val_drop": {"before_finetune": base_val - val_after},
+               "measured_val_drop": {"one_shot": base_val - val_after},
                "macs_reduction": metrics["macs_reduction"], "params_reduction": metrics["params_reduction"]},
               args.chosen)
     print(f"filters {arch['filters']} -> {new_arch['filters']}")

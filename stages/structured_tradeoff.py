@@ -6,10 +6,10 @@ drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import torch
 
 from lib import allocation, cost, models, plots, stage
-from lib.errors import run
+from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics
-from lib.pruning import remove_filters
+from lib.pruning import check_round_to, remove_filters
 from lib.sensitivity import read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
@@ -28,6 +28,8 @@ def main():
                                                                   args.scratch))
     arch, convs = ckpt["architecture"], models.layer_names(baseline)
     curves = allocation.curves(results, convs)
+    with param("structured_prune.round_to"):
+        check_round_to(arch["filters"], convs, p["round_to"])
 
     allocators = {name: allocation.structured(name, arch, convs, curves, p["target_kind"], p["round_to"])[:2]
                   for name in ALLOCATIONS}

@@ -36,7 +36,7 @@ def main():
     target, trace = p["target"], None
     if p["sparsities"] != "auto":
         with param("unstructured_prune.sparsities"):
-            levels = levels_from_params(p["sparsities"], p["budget"], results, convs + linears)
+            levels = levels_from_params(p["sparsities"], p["budget"], results, convs, optional=linears)
     elif p["allocation"] == "per_layer":
         levels = choose_levels(results, p["budget"])
     else:
@@ -44,12 +44,13 @@ def main():
         levels, target, trace = allocation.choose(target, p["budget"], allocate, lambda lv: val_drop(one_shot(lv)),
                                                   reachable)
     model = one_shot(levels)
-    drop_before = val_drop(model)
+    drop_one_shot = val_drop(model)  # the chosen levels at once, before any fine-tune (gradual pruning reaches
+    # them during its fine-tune instead, from the dense baseline: this is then its one-shot counterpart)
 
     hp = {**params["finetune"], "epochs": p["finetune_epochs"], "lr": p["lr"], "schedule": "cosine"}
     if p["schedule"] == "gradual":  # start again from the dense baseline; the masks grow while it trains
         model = copy.deepcopy(baseline)
-        steps = hp["epochs"] * (len(train["labels"]) // min(hp["batch_size"], len(train["labels"])))
+        steps = hp["epochs"] * (len(train["labels"]) // hp["batch_size"])
         ramp, every, initial = round(p["gradual_ramp"] * steps), p["gradual_every"], p["gradual_initial"]
         if ramp < 2 * every:
             raise UserError(f"params.yaml: unstructured_prune.gradual_every = {every} leaves fewer than 3 mask "
@@ -78,18 +79,18 @@ def main():
     metrics = save_variant(
         model, ckpt["architecture"], args.out, args.metrics, data, device, cfg, baseline_metrics,
         ckpt.get("classes"), sparse_size_bytes=os.path.getsize(args.sparse_out),
-        val_accuracy_drop_before_finetune=drop_before, conv_sparsity=achieved["conv_overall"], effective_macs=effective,
+        val_accuracy_drop_one_shot=drop_one_shot, conv_sparsity=achieved["conv_overall"], effective_macs=effective,
         effective_macs_reduction=1 - effective / baseline_metrics["macs"], layer_sparsity=achieved["layers"])
     predicted = allocation.predicted_drops(curves, levels)
     save_json({"from": "explicit" if p["sparsities"] != "auto" else "auto", "allocation": p["allocation"],
                "schedule": p["schedule"], "target": target, "budget": p["budget"], "budget_search": trace,
                "sparsities": levels, "achieved": achieved["layers"], "conv_sparsity": achieved["conv_overall"],
                "predicted_drop": {"per_layer": predicted, "sum": sum(predicted.values())},
-               "measured_val_drop": {"before_finetune": drop_before, "after_finetune": metrics["val_accuracy_drop"]}},
+               "measured_val_drop": {"one_shot": drop_one_shot, "after_finetune": metrics["val_accuracy_drop"]}},
               args.chosen)
     print(f"levels {achieved['layers']}")
     print(f"conv sparsity {achieved['conv_overall']:.4f} ({metrics['compression_ratio']:.2f}x fewer nonzero "
-          f"parameters), validation drop {drop_before:.2f} before / {metrics['val_accuracy_drop']:.2f} after "
+          f"parameters), validation drop {drop_one_shot:.2f} one-shot / {metrics['val_accuracy_drop']:.2f} after "
           f"fine-tuning, test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f})")
 
 

@@ -9,6 +9,7 @@ lib.config before anything else, are covered in-process at the end; a subprocess
 Safe loading: every artifact is read through lib.io.load_torch (torch.load(weights_only=True)); a
 file carrying a pickled object that would run code is refused, and the code never runs."""
 import ast
+import json
 import os
 import re
 import tarfile
@@ -156,6 +157,9 @@ CASES = [
     pytest.param("finetune", saved("data/val.pt", lambda: {"images": PYTHON_PAYLOAD, "labels": [], "classes": []}),
                  ["refusing to load data split data/val.pt: it holds pickled Python objects (exec)",
                   "only tensors and plain data"], id="pickled-object-in-data-split"),
+    pytest.param("finetune", params(finetune__batch_size=100_000),
+                 ["params.yaml: finetune.batch_size: a training batch of 100,000 images is larger than the training "
+                  "split (40 images); use at most 40"], id="batch-larger-than-the-split"),
     # unstructured_sensitivity
     pytest.param("unstructured_sensitivity", truncated(BASELINE),
                  [f"cannot read checkpoint {BASELINE}: the file is truncated, corrupt or not a PyTorch file"],
@@ -195,6 +199,17 @@ CASES = [
     pytest.param("structured_prune", params(structured_prune__allocation="uniform", structured_prune__target=0.99),
                  ["a pruning target of 0.99 cannot be reached with the same level in every layer (up to 0.875)"],
                  id="target-beyond-one-filter-per-layer"),
+    pytest.param("structured_prune", params(finetune__batch_size=50),  # batch norm recalibrates on such batches
+                 ["params.yaml: finetune.batch_size: a training batch of 50 images is larger than the training split "
+                  "(40 images)"], id="recalibration-without-a-full-batch"),
+    pytest.param("structured_prune", params(structured_prune__round_to=1000),
+                 ["params.yaml: structured_prune.round_to: 1000 is larger than the filter count of conv1 (8), "
+                  "conv2 (16)", "fewer filters than one multiple; use a round_to of at most 8"],
+                 id="round-to-larger-than-a-layer"),
+    # structured_tradeoff
+    pytest.param("structured_tradeoff", params(structured_prune__round_to=16),
+                 ["params.yaml: structured_prune.round_to: 16 is larger than the filter count of conv1 (8): filter "
+                  "counts are rounded"], id="tradeoff-round-to-larger-than-a-layer"),
     # the controls
     pytest.param("dense_extra", written("reports/eval/finetune.json", '{"test_accuracy": 9'),
                  ["cannot read metrics file reports/eval/finetune.json: it is not valid JSON"],
@@ -203,6 +218,9 @@ CASES = [
                  ["models/vgg11_cifar10_structured_pruned.pth is not a checkpoint of this project"],
                  id="scratch-foreign-checkpoint"),
     # structured_finetune
+    pytest.param("structured_finetune", params(structured_finetune__batch_size=41),
+                 ["params.yaml: structured_finetune.batch_size: a training batch of 41 images is larger than the "
+                  "training split (40 images); use at most 40"], id="recovery-batch-larger-than-the-split"),
     pytest.param("structured_finetune", written("reports/eval/finetune.json", '{"test_accuracy": 9'),
                  ["cannot read metrics file reports/eval/finetune.json: it is not valid JSON"],
                  id="corrupt-metrics-json"),
@@ -251,6 +269,20 @@ def test_the_project_is_valid_as_built(template, tmp_path):
     result = run_stage(folder, "compare")
     assert result.returncode == 0, result.stderr
     config.load(*yaml.safe_load((folder / "params.yaml").read_text()), path=str(folder / "params.yaml"))
+
+
+def test_linear_sparsity_applies_beside_an_explicit_mapping(template, tmp_path):
+    """An explicit mapping of conv levels leaves the classifier to linear_sparsity; a mapping that names a
+    linear layer sets that layer instead."""
+    folder = clone_project(template, tmp_path / "project")
+    for mapping, fc1 in [({"conv1": 0.5}, 0.25), ({"conv1": 0.5, "fc1": 0.75}, 0.75)]:
+        params(unstructured_prune__sparsities=mapping, unstructured_prune__linear_sparsity=0.25,
+               unstructured_prune__schedule="oneshot", unstructured_prune__finetune_epochs=0)(folder)
+        code, stderr = run_stage_here(folder, "unstructured_prune")
+        assert code == 0, stderr
+        layers = json.loads((folder / "reports/eval/unstructured.json").read_text())["layer_sparsity"]
+        assert layers["conv1"] == pytest.approx(0.5) and layers["conv2"] == 0, layers
+        assert layers["fc1"] == pytest.approx(fc1, abs=1e-3), layers
 
 
 @pytest.mark.parametrize("mode", ["w", "w:gz", "w:bz2", "w:xz"])

