@@ -1,5 +1,6 @@
-"""Load and validate params.yaml. A wrong key or value stops the stage with a message naming the
-key, the value and what is allowed, before any heavy work."""
+"""The validation engine of params.yaml: each stage declares the schema of what it reads (beside its
+main), and a wrong key or value stops it with a message naming the key, the value and what is allowed,
+before any heavy work. Here: the checks the schemas are made of, and the schemas most stages share."""
 import difflib
 import os
 
@@ -111,7 +112,25 @@ def per_layer(v):
     return "'auto' or a mapping layer -> number in [0, 1), e.g. {conv1: 0.5, conv2: 0.8}"
 
 
-TRAINING = {  # hyperparameters of lib.train.fit
+# Every top-level name params.yaml may hold, in its order. The schema of each is declared by the stages
+# that read it (PARAMS beside each stage's main): a stage owns its section's schema, so a change to it
+# re-runs only the stages that read that section. The schemas of the sections most stages read are here.
+SECTIONS = ("seed", "device", "data", "model", "finetune", "measure", "timing", "unstructured_sensitivity",
+            "unstructured_prune", "structured_sensitivity", "structured_prune", "structured_finetune", "dense_extra",
+            "tradeoff", "gradcam")
+
+class Keys(dict):
+    """Some keys of a section another stage owns (or no stage owns whole): each is checked, and the
+    section's other keys are left to the stages that read them."""
+
+
+def keys(schema, *names):
+    """The Keys `names` of a section whose schema is `schema`."""
+    return Keys({name: schema[name] for name in names})
+
+
+SEED = int_in(0, 2**32 - 1, " (NumPy's seed range)")
+RECIPE = {  # a training recipe: the hyperparameters of lib.train.fit
     "epochs": positive_int,
     "batch_size": positive_int,
     "lr": positive_number,
@@ -120,94 +139,9 @@ TRAINING = {  # hyperparameters of lib.train.fit
     "schedule": choice("onecycle", "cosine"),
     "augment": boolean,
 }
-
-RECIPES = ("finetune", "structured_finetune")  # the sections that hold a training recipe (TRAINING)
-NUM_CLASSES = 10  # of both sources, CIFAR-10 and digits
-PER_CLASS = f" (at least one image per class: both sources have {NUM_CLASSES} classes)"
-MAX_FIGURE_IMAGES = 32  # rows of the Grad-CAM figure: about 250 pixels each at its resolution
-
-SCHEMA = {
-    "seed": int_in(0, 2**32 - 1, " (NumPy's seed range)"),
-    "device": device,
-    "data": {
-        "source": choice("cifar10", "digits"),
-        "local_path": optional_path,
-        "val_size": int_in(NUM_CLASSES, 10**9, PER_CLASS),
-        "train_subset": optional(int_in(NUM_CLASSES, 10**9, PER_CLASS)),
-        "test_subset": optional(int_in(NUM_CLASSES, 10**9, PER_CLASS)),
-    },
-    "model": {
-        "arch": choice("vgg11", "vgg11_bn"),
-        "head": choice("cifar", "imagenet"),
-        "width": fraction_up_to_one,
-    },
-    "finetune": {"pretrained": boolean, **TRAINING},
-    "unstructured_sensitivity": {
-        "sparsities": levels,
-        "include_linear": boolean,
-        "histogram_sparsity": fraction,
-    },
-    "unstructured_prune": {
-        "sparsities": per_layer,
-        "target": optional(open_fraction),
-        "budget": non_negative_number,
-        "allocation": choice("global", "uniform", "sensitivity", "per_layer"),
-        "linear_sparsity": fraction,
-        "schedule": choice("oneshot", "gradual"),
-        "finetune_epochs": non_negative_int,
-        "lr": positive_number,
-        "gradual_initial": fraction,
-        "gradual_ramp": fraction_up_to_one,
-        "gradual_every": positive_int,
-    },
-    "structured_sensitivity": {
-        "ratios": levels,
-        "figure_layer": layer_name,
-        "figure_ratio": fraction,
-    },
-    "structured_prune": {
-        "ratios": per_layer,
-        "target": optional(reduction_target),
-        "target_kind": choice("macs", "params"),
-        "budget": non_negative_number,
-        "allocation": choice("sensitivity", "uniform", "per_layer"),
-        "round_to": positive_int,
-        "bn_recalibration_batches": non_negative_int,
-    },
-    "structured_finetune": TRAINING,
-    "dense_extra": {"epochs": positive_int, "lr": positive_number},
-    "gradcam": {
-        "num_images": int_in(1, MAX_FIGURE_IMAGES, " (the figure shows one row per image)"),
-        "target_layer": layer_name,
-        "target": choice("predicted", "true"),
-        "include_unfinetuned": boolean,
-        "agreement_images": positive_int,
-        "faithfulness_images": positive_int,
-        "road_percentiles": lambda v: None if isinstance(v, list) and v and len(set(v)) == len(v) and all(
-            isinstance(x, int) and not isinstance(x, bool) and 0 < x < 100 for x in v)
-        else "a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
-        "top_k": fraction_up_to_one,
-    },
-    "tradeoff": {"unstructured_targets": levels, "structured_targets": levels},
-    "measure": {"batch_size": positive_int},
-    "timing": {
-        "latency_runs": int_in(4, 100_000, " (quartiles need 4 rounds)"),
-        "warmup": non_negative_int,
-        "throughput_batch": positive_int,
-        "throughput_runs": positive_int,
-        "fold_batchnorm": boolean,
-    },
-}
-
-
-# Rules between keys of one section: (section, broken(values), what to do).
-RULES = [
-    ("unstructured_prune", lambda p: p["schedule"] == "gradual" and p["finetune_epochs"] == 0,
-     "schedule: gradual raises the sparsity during the masked fine-tune; set finetune_epochs > 0"),
-    ("unstructured_prune", lambda p: p["schedule"] == "gradual" and p["sparsities"] == "auto"
-     and p["target"] is None and p["allocation"] != "per_layer",
-     "gradual pruning is driven by a target: set target (target: null searches the budget, for one-shot pruning)"),
-]
+RECIPES = ("finetune", "structured_finetune")  # the sections that hold a training recipe
+FINETUNE = {"pretrained": boolean, **RECIPE}
+MEASURE = Keys(batch_size=positive_int)  # how every variant is evaluated (measure.batch_size)
 
 
 def _check(name, value, schema):
@@ -219,19 +153,25 @@ def _check(name, value, schema):
     if not isinstance(value, dict):
         raise UserError(f"{PARAMS_FILE}: {name} must be a section with keys {', '.join(schema)}; got {value!r}.")
     for key in value:
-        if key not in schema:
+        if key not in schema and not isinstance(schema, Keys):
             close = difflib.get_close_matches(str(key), list(schema), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise UserError(f"{PARAMS_FILE}: unknown key {name}.{key}.{hint} Allowed keys in {name}: "
                             f"{', '.join(schema)}.")
     for key, check in schema.items():
         if key not in value:
-            raise UserError(f"{PARAMS_FILE}: missing key {name}.{key}; add it (see the README's parameter list).")
+            close = difflib.get_close_matches(key, [str(k) for k in value if k not in schema], n=1)
+            hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
+            raise UserError(f"{PARAMS_FILE}: missing key {name}.{key}{hint}; add it (see the README's parameter "
+                            "list).")
         _check(f"{name}.{key}", value[key], check)
 
 
-def load(*sections, path=PARAMS_FILE):
-    """The validated sections of params.yaml as {section: value}."""
+def load(schema, rules=(), path=PARAMS_FILE):
+    """The values of params.yaml that `schema` names ({section or top-level key: its check, a section's
+    check being a dict of its keys' checks, or Keys for part of one}), validated, as {name: value} (a
+    section holds just the keys its schema names). `rules`: (section, broken(values), what to do)
+    between keys of one section."""
     if not os.path.isfile(path):
         raise UserError(f"{path} not found; run the stages from the project's root folder.")
     with open(path) as f:
@@ -242,18 +182,18 @@ def load(*sections, path=PARAMS_FILE):
     if not isinstance(params, dict):
         raise UserError(f"{path} must be a mapping of sections (seed: 0, device: auto, data: ..., as in the README's "
                         f"parameter list); it holds a {type(params).__name__}.")
-    unknown = [k for k in params if k not in SCHEMA]
+    unknown = [k for k in params if k not in SECTIONS]
     if unknown:
-        close = difflib.get_close_matches(str(unknown[0]), list(SCHEMA), n=1)
+        close = difflib.get_close_matches(str(unknown[0]), SECTIONS, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise UserError(f"{path}: unknown section or key '{unknown[0]}'.{hint} Allowed: {', '.join(SCHEMA)}.")
+        raise UserError(f"{path}: unknown section or key '{unknown[0]}'.{hint} Allowed: {', '.join(SECTIONS)}.")
     out = {}
-    for name in sections:
+    for name, check in schema.items():
         if name not in params:
             raise UserError(f"{path}: missing section or key '{name}'.")
-        _check(name, params[name], SCHEMA[name])
-        out[name] = params[name]
-    for section, broken, advice in RULES:
+        _check(name, params[name], check)
+        out[name] = {key: params[name][key] for key in check} if isinstance(check, dict) else params[name]
+    for section, broken, advice in rules:
         if section in out and broken(out[section]):
             raise UserError(f"{path}: {section}: {advice}.")
     return out

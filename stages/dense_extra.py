@@ -2,16 +2,21 @@
 extra epochs the pruned variants received after it, on their recipe (cosine, the fine-tune's batch
 size, momentum, weight decay and augmentation): a pruned model is compared with this, so the effect
 of pruning is not confused with the effect of more training."""
-from lib import models, stage
+from lib import config, models, stage
 from lib.errors import run
 from lib.measure import read_metrics, save_variant
 from lib.train import fit
 
+PARAMS = {
+    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment"),
+    "dense_extra": {"epochs": config.positive_int, "lr": config.positive_number},
+    "measure": config.MEASURE,
+}
+
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--model", "--baseline-metrics", "--out", "--metrics", "--live"], "finetune",
-        "dense_extra", "measure")
+        __doc__, ["--data", "--model", "--baseline-metrics", "--out", "--metrics", "--live"], PARAMS)
     model, ckpt = models.load_checkpoint(args.model, device)
     baseline = read_metrics(args.baseline_metrics)
 

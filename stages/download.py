@@ -9,6 +9,19 @@ from lib.data import stratified_split
 from lib.errors import UserError, param, run
 from lib.io import save_json, save_torch
 
+NUM_CLASSES = 10  # of both sources, CIFAR-10 and digits
+PER_CLASS = f" (at least one image per class: both sources have {NUM_CLASSES} classes)"
+PARAMS = {
+    "seed": config.SEED,
+    "data": {
+        "source": config.choice("cifar10", "digits"),
+        "local_path": config.optional_path,
+        "val_size": config.int_in(NUM_CLASSES, 10**9, PER_CLASS),
+        "train_subset": config.optional(config.int_in(NUM_CLASSES, 10**9, PER_CLASS)),
+        "test_subset": config.optional(config.int_in(NUM_CLASSES, 10**9, PER_CLASS)),
+    },
+}
+
 
 def subset(indices, labels, size, key, seed):
     """A stratified subset of `indices` of `size` (None keeps all)."""
@@ -25,7 +38,7 @@ def main():
     parser.add_argument("--out", required=True, help="folder for train.pt, val.pt, test.pt")
     parser.add_argument("--summary", required=True)
     args = parser.parse_args()
-    params = config.load("seed", "data")
+    params = config.load(PARAMS)
     seed, data = params["seed"], params["data"]
 
     with param("data.local_path"):  # the only one of data's values sources.read can find wrong

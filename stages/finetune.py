@@ -1,14 +1,23 @@
 """finetune: VGG-11 with a 10-class head trained on the training split (optionally from ImageNet
 weights) -> models/vgg11_cifar10_finetuned.pth and reports/eval/finetune.json."""
-from lib import models, stage
+from lib import config, models, stage
 from lib.errors import param, run
 from lib.measure import save_variant
 from lib.train import fit
 
+PARAMS = {
+    "model": {
+        "arch": config.choice("vgg11", "vgg11_bn"),
+        "head": config.choice("cifar", "imagenet"),
+        "width": config.fraction_up_to_one,
+    },
+    "finetune": config.FINETUNE,
+    "measure": config.MEASURE,
+}
+
 
 def main():
-    args, params, device, data = stage.start(__doc__, ["--data", "--model", "--metrics", "--live"], "model",
-                                             "finetune", "measure")
+    args, params, device, data = stage.start(__doc__, ["--data", "--model", "--metrics", "--live"], PARAMS)
     m = params["model"]
     arch = models.architecture(m["arch"], m["head"], len(data["train"]["classes"]), models.scaled_filters(m["width"]))
     model = models.build(arch)

@@ -5,7 +5,7 @@ the CAM-masked confidence change) and, for the pruned variants, of the original'
 pruned model -> reports/eval/gradcam.json."""
 import torch
 
-from lib import gradcam, models, stage
+from lib import config, gradcam, models, stage
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
@@ -19,11 +19,26 @@ VARIANTS = {  # variant -> column title of the figure
     "scratch": "scratch (control)",
 }
 PRUNED = ("unstructured", "structured_finetuned", "structured")
+MAX_FIGURE_IMAGES = 32  # rows of the figure: about 250 pixels each at its resolution
+PARAMS = {
+    "gradcam": {
+        "num_images": config.int_in(1, MAX_FIGURE_IMAGES, " (the figure shows one row per image)"),
+        "target_layer": config.layer_name,
+        "target": config.choice("predicted", "true"),
+        "include_unfinetuned": config.boolean,
+        "agreement_images": config.positive_int,
+        "faithfulness_images": config.positive_int,
+        "road_percentiles": lambda v: None if isinstance(v, list) and v and len(set(v)) == len(v) and all(
+            isinstance(x, int) and not isinstance(x, bool) and 0 < x < 100 for x in v)
+        else "a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
+        "top_k": config.fraction_up_to_one,
+    },
+}
 
 
 def main():
     args, params, device, _ = stage.start(
-        __doc__, ["--data", *(f"--{v.replace('_', '-')}" for v in VARIANTS), "--figure", "--metrics"], "gradcam",
+        __doc__, ["--data", *(f"--{v.replace('_', '-')}" for v in VARIANTS), "--figure", "--metrics"], PARAMS,
         splits=())
     p, test = params["gradcam"], load_split(f"{args.data}/test.pt")  # on the CPU: images move in batches
 

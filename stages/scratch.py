@@ -2,16 +2,21 @@
 "Rethinking the Value of Network Pruning"): the filter counts structured_prune chose, the baseline's
 recipe, for the baseline's epochs plus the recovery fine-tune's. If it matches the pruned and
 fine-tuned model, the pruning found an architecture, not useful weights."""
-from lib import models, stage
+from lib import config, models, stage
 from lib.errors import run
 from lib.measure import read_metrics, save_variant
 from lib.train import fit
 
+PARAMS = {
+    "finetune": config.keys(config.FINETUNE, *config.RECIPE),  # the baseline's recipe, not its ImageNet start
+    "structured_finetune": config.keys(config.RECIPE, "epochs"),
+    "measure": config.MEASURE,
+}
+
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--pruned", "--baseline-metrics", "--out", "--metrics", "--live"], "finetune",
-        "structured_finetune", "measure")
+        __doc__, ["--data", "--pruned", "--baseline-metrics", "--out", "--metrics", "--live"], PARAMS)
     _, ckpt = models.load_checkpoint(args.pruned)  # checked; only its architecture is used
     arch, baseline = ckpt["architecture"], read_metrics(args.baseline_metrics)
 

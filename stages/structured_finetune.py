@@ -1,15 +1,16 @@
 """structured_finetune: fine-tune the physically smaller model to recover accuracy ->
 models/vgg11_cifar10_structured_pruned_finetuned.pth, its metrics and training curves."""
-from lib import models, stage
+from lib import config, models, stage
 from lib.errors import run
 from lib.measure import read_metrics, save_variant
 from lib.train import fit
 
+PARAMS = {"structured_finetune": config.RECIPE, "measure": config.MEASURE}
+
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--baseline-metrics", "--model", "--out", "--metrics", "--live"], "structured_finetune",
-        "measure")
+        __doc__, ["--data", "--baseline-metrics", "--model", "--out", "--metrics", "--live"], PARAMS)
     model, ckpt = models.load_checkpoint(args.model, device)
     baseline = read_metrics(args.baseline_metrics)
 

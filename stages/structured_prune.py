@@ -4,7 +4,7 @@ per-layer), filter counts rounded to multiples of round_to -> a new, physically 
 norm recalibrated, the chosen ratios with their predicted and measured effect, and its metrics."""
 import torch
 
-from lib import allocation, models, stage
+from lib import allocation, config, models, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics, save_variant
@@ -12,11 +12,25 @@ from lib.pruning import check_round_to, filters_to_keep, remove_filters
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
+PARAMS = {
+    "finetune": config.keys(config.FINETUNE, "batch_size"),  # of the batch-norm recalibration batches
+    "structured_prune": {
+        "ratios": config.per_layer,
+        "target": config.optional(config.reduction_target),
+        "target_kind": config.choice("macs", "params"),
+        "budget": config.non_negative_number,
+        "allocation": config.choice("sensitivity", "uniform", "per_layer"),
+        "round_to": config.positive_int,
+        "bn_recalibration_batches": config.non_negative_int,
+    },
+    "measure": config.MEASURE,
+}
+
 
 def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--baseline-metrics", "--results", "--out", "--chosen", "--metrics"],
-        "finetune", "structured_prune", "measure")
+        PARAMS)
     p, cfg, train, val = params["structured_prune"], params["measure"], data["train"], data["val"]
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)

@@ -1,17 +1,26 @@
 """structured_sensitivity: each conv layer of the baseline alone, its lowest-L1 filters removed at each
 ratio, accuracy on the validation split -> results (a DVC plot), a heatmap of the accuracy drop,
 and one layer's filter norms and weight distribution before/after removal."""
-from lib import models, plots, stage
+from lib import config, models, plots, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.pruning import filter_norms, filters_to_keep, mask_filters
 from lib.sensitivity import sweep
 
+PARAMS = {
+    "structured_sensitivity": {
+        "ratios": config.levels,
+        "figure_layer": config.layer_name,
+        "figure_ratio": config.fraction,
+    },
+    "measure": config.MEASURE,
+}
+
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--model", "--results", "--plot-data", "--heatmap", "--figure"], "structured_sensitivity",
-        "measure", splits=("val",))
+        __doc__, ["--data", "--model", "--results", "--plot-data", "--heatmap", "--figure"], PARAMS,
+        splits=("val",))
     p, val = params["structured_sensitivity"], data["val"]
     model, _ = models.load_checkpoint(args.model, device)
     layers = models.layer_names(model)

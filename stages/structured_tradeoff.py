@@ -5,7 +5,7 @@ on the test split; the structured variant before and after its recovery fine-tun
 drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import torch
 
-from lib import allocation, cost, models, plots, stage
+from lib import allocation, config, cost, models, plots, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics
@@ -14,13 +14,19 @@ from lib.sensitivity import read_results
 from lib.train import evaluate, recalibrate_batchnorm
 
 ALLOCATIONS = ("uniform", "sensitivity")
+PARAMS = {
+    "tradeoff": config.Keys(structured_targets=config.levels),
+    "structured_prune": config.Keys(target_kind=config.choice("macs", "params"), round_to=config.positive_int,
+                                    bn_recalibration_batches=config.non_negative_int),
+    "finetune": config.keys(config.FINETUNE, "batch_size"),
+    "measure": config.MEASURE,
+}
 
 
 def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--pruned", "--finetuned", "--dense-extra",
-                  "--scratch", "--plot-data", "--figure"], "tradeoff", "structured_prune", "finetune", "measure",
-        splits=("train", "test"))
+                  "--scratch", "--plot-data", "--figure"], PARAMS, splits=("train", "test"))
     p, train, test = params["structured_prune"], data["train"], data["test"]
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, base = read_results(args.results), read_metrics(args.baseline_metrics)

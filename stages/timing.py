@@ -11,6 +11,16 @@ from lib.errors import UserError, run
 from lib.io import save_json
 from lib.timing import deployed, time_interleaved
 
+PARAMS = {
+    "timing": {
+        "latency_runs": config.int_in(4, 100_000, " (quartiles need 4 rounds)"),
+        "warmup": config.non_negative_int,
+        "throughput_batch": config.positive_int,
+        "throughput_runs": config.positive_int,
+        "fold_batchnorm": config.boolean,
+    },
+}
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
@@ -21,7 +31,7 @@ def main():
     if not all("=" in item for item in args.model):
         raise UserError(f"--model takes NAME=PATH, got {args.model}")
     paths = dict(item.split("=", 1) for item in args.model)
-    params = config.load("timing")
+    params = config.load(PARAMS)
     loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
               for name, path in paths.items()}  # all checked first
 

@@ -5,7 +5,7 @@ chosen levels with their predicted and measured effect, and its metrics."""
 import copy
 import os
 
-from lib import allocation, cost, gradual, models, stage
+from lib import allocation, config, cost, gradual, models, stage
 from lib.errors import UserError, param, run
 from lib.io import save_json, save_torch
 from lib.measure import read_metrics, save_variant
@@ -13,11 +13,36 @@ from lib.pruning import apply_unstructured, make_permanent, sparsity, to_sparse
 from lib.sensitivity import choose_levels, levels_from_params, read_results
 from lib.train import evaluate, fit
 
+PARAMS = {
+    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment"),
+    "unstructured_prune": {
+        "sparsities": config.per_layer,
+        "target": config.optional(config.open_fraction),
+        "budget": config.non_negative_number,
+        "allocation": config.choice("global", "uniform", "sensitivity", "per_layer"),
+        "linear_sparsity": config.fraction,
+        "schedule": config.choice("oneshot", "gradual"),
+        "finetune_epochs": config.non_negative_int,
+        "lr": config.positive_number,
+        "gradual_initial": config.fraction,
+        "gradual_ramp": config.fraction_up_to_one,
+        "gradual_every": config.positive_int,
+    },
+    "measure": config.MEASURE,
+}
+RULES = [  # (section, broken(values), what to do)
+    ("unstructured_prune", lambda p: p["schedule"] == "gradual" and p["finetune_epochs"] == 0,
+     "schedule: gradual raises the sparsity during the masked fine-tune; set finetune_epochs > 0"),
+    ("unstructured_prune", lambda p: p["schedule"] == "gradual" and p["sparsities"] == "auto"
+     and p["target"] is None and p["allocation"] != "per_layer",
+     "gradual pruning is driven by a target: set target (target: null searches the budget, for one-shot pruning)"),
+]
+
 
 def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--baseline-metrics", "--results", "--out", "--sparse-out", "--chosen",
-                  "--metrics"], "finetune", "unstructured_prune", "measure")
+                  "--metrics"], PARAMS, RULES)
     p, cfg, train, val = params["unstructured_prune"], params["measure"], data["train"], data["val"]
     baseline, ckpt = models.load_checkpoint(args.model, device)
     results, baseline_metrics = read_results(args.results), read_metrics(args.baseline_metrics)

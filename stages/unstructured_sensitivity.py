@@ -2,17 +2,26 @@
 accuracy on the validation split -> cached results, a DVC plot, a line plot, conv1 histograms."""
 import copy
 
-from lib import models, plots, stage
+from lib import config, models, plots, stage
 from lib.errors import run
 from lib.io import save_json, save_torch
 from lib.pruning import apply_unstructured
 from lib.sensitivity import sweep
 
+PARAMS = {
+    "unstructured_sensitivity": {
+        "sparsities": config.levels,
+        "include_linear": config.boolean,
+        "histogram_sparsity": config.fraction,
+    },
+    "measure": config.MEASURE,
+}
+
 
 def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--results", "--plot-data", "--figure", "--histogram"],
-        "unstructured_sensitivity", "measure", splits=("val",))
+        PARAMS, splits=("val",))
     p, val = params["unstructured_sensitivity"], data["val"]
     model, _ = models.load_checkpoint(args.model, device)
 

@@ -4,7 +4,7 @@ the baseline one-shot and is scored on the test split; the pruned and fine-tuned
 controls are drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import copy
 
-from lib import allocation, models, plots, stage
+from lib import allocation, config, models, plots, stage
 from lib.errors import run
 from lib.io import load_json, save_json
 from lib.measure import read_metrics
@@ -13,12 +13,13 @@ from lib.sensitivity import read_results
 from lib.train import evaluate
 
 ALLOCATIONS = ("global", "uniform", "sensitivity")
+PARAMS = {"tradeoff": config.Keys(unstructured_targets=config.levels), "measure": config.MEASURE}
 
 
 def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--variant", "--chosen", "--dense-extra",
-                  "--plot-data", "--figure"], "tradeoff", "measure", splits=("test",))
+                  "--plot-data", "--figure"], PARAMS, splits=("test",))
     test = data["test"]
     baseline, _ = models.load_checkpoint(args.model, device)
     results, base = read_results(args.results), read_metrics(args.baseline_metrics)

@@ -22,3 +22,34 @@ def make_split(n=64, classes=10, seed=0):
     g = torch.Generator().manual_seed(seed)
     return {"images": torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
             "labels": torch.arange(n) % classes, "classes": [str(c) for c in range(classes)]}
+
+
+def stage_modules():
+    import importlib
+    return [importlib.import_module(f"stages.{name[:-3]}") for name in sorted(os.listdir(os.path.join(ROOT, "stages")))
+            if name.endswith(".py") and name != "__init__.py"]
+
+
+def stage_params():
+    """({section: schema}, rules) of every section of params.yaml, from the stages that declare them
+    (PARAMS and RULES beside each stage's main): a stage's whole section where one owns it, else the
+    union of the keys its readers check."""
+    from lib import config
+    schemas, rules = {"seed": config.SEED, "device": config.device}, []
+    for module in stage_modules():
+        rules += getattr(module, "RULES", [])
+        for section, schema in getattr(module, "PARAMS", {}).items():
+            if isinstance(schema, config.Keys):
+                owned = schemas.get(section)
+                schemas[section] = owned if owned is not None and not isinstance(owned, config.Keys) else \
+                    config.Keys({**(owned or {}), **schema})
+            else:
+                schemas[section] = schema
+    return schemas, rules
+
+
+def load_params(*sections, path):
+    """lib.config.load of whole sections of the params file at `path`, with the stages' schemas and rules."""
+    from lib import config
+    schemas, rules = stage_params()
+    return config.load({name: schemas[name] for name in sections}, rules, path=path)

@@ -19,7 +19,7 @@ import torch
 import yaml
 from torchvision.io import write_png
 
-from conftest import ROOT, SMALL_FILTERS
+from conftest import ROOT, SMALL_FILTERS, load_params
 from lib import config, models, sources
 from lib.errors import UserError
 from lib.io import load_torch
@@ -268,7 +268,7 @@ def test_the_project_is_valid_as_built(template, tmp_path):
     folder = clone_project(template, tmp_path / "project")
     result = run_stage(folder, "compare")
     assert result.returncode == 0, result.stderr
-    config.load(*yaml.safe_load((folder / "params.yaml").read_text()), path=str(folder / "params.yaml"))
+    load_params(*yaml.safe_load((folder / "params.yaml").read_text()), path=str(folder / "params.yaml"))
 
 
 def test_linear_sparsity_applies_beside_an_explicit_mapping(template, tmp_path):
@@ -345,7 +345,7 @@ def test_bad_param_value(tmp_path, section, key, value, allowed):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(edited))
     with pytest.raises(UserError) as err:
-        config.load(section, path=str(path))
+        load_params(section, path=str(path))
     assert f"{section}.{key} = {value!r} is not allowed; expected {allowed}" in str(err.value)
 
 
@@ -354,7 +354,7 @@ def test_seed_out_of_range(tmp_path, value):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({**GOOD, "seed": value}))
     with pytest.raises(UserError) as err:
-        config.load("seed", path=str(path))
+        load_params("seed", path=str(path))
     assert (f"seed = {value!r} is not allowed; expected an integer from 0 to 4,294,967,295 (NumPy's seed range)"
             in str(err.value))
 
@@ -365,7 +365,7 @@ def test_params_file_that_is_not_a_mapping(tmp_path, text, kind):
     path = tmp_path / "params.yaml"
     path.write_text(text)
     with pytest.raises(UserError, match=f"params.yaml must be a mapping of sections .* it holds a {kind}"):
-        config.load("seed", path=str(path))
+        load_params("seed", path=str(path))
 
 
 def test_misspelt_key_inside_a_section(tmp_path):
@@ -375,7 +375,7 @@ def test_misspelt_key_inside_a_section(tmp_path):
     path.write_text(yaml.safe_dump(edited))
     with pytest.raises(UserError, match=r"unknown key structured_finetune\.shedule\. Did you mean 'schedule'\? "
                                         r"Allowed keys in structured_finetune: epochs, batch_size"):
-        config.load("structured_finetune", path=str(path))
+        load_params("structured_finetune", path=str(path))
 
 
 # --- safe loading -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import pytest
 import yaml
 
+from conftest import load_params
 from lib import config
 from lib.errors import UserError
 
@@ -20,7 +21,7 @@ def edit(section, key, value):
 
 
 def test_project_params_are_valid():
-    config.load(*GOOD, path=config.PARAMS_FILE)
+    load_params(*GOOD, path=config.PARAMS_FILE)
 
 
 @pytest.mark.parametrize("section,key,value,expected", [
@@ -37,7 +38,7 @@ def test_project_params_are_valid():
 ])
 def test_bad_values_name_key_value_and_allowed(tmp_path, section, key, value, expected):
     with pytest.raises(UserError) as err:
-        config.load(section, path=write(tmp_path, edit(section, key, value)))
+        load_params(section, path=write(tmp_path, edit(section, key, value)))
     message = str(err.value)
     assert f"{section}.{key}" in message and repr(value) in message and expected in message
 
@@ -46,19 +47,19 @@ def test_misspelt_key_suggests_the_right_one(tmp_path):
     params = yaml.safe_load(yaml.safe_dump(GOOD))
     params["finetune"]["epoch"] = params["finetune"].pop("epochs")
     with pytest.raises(UserError, match=r"unknown key finetune\.epoch\. Did you mean 'epochs'"):
-        config.load("finetune", path=write(tmp_path, params))
+        load_params("finetune", path=write(tmp_path, params))
 
 
 def test_unknown_top_level_section(tmp_path):
     with pytest.raises(UserError, match="unknown section or key 'fintune'"):
-        config.load("seed", path=write(tmp_path, {**GOOD, "fintune": {}}))
+        load_params("seed", path=write(tmp_path, {**GOOD, "fintune": {}}))
 
 
 def test_missing_key(tmp_path):
     params = yaml.safe_load(yaml.safe_dump(GOOD))
     del params["finetune"]["lr"]
     with pytest.raises(UserError, match=r"missing key finetune\.lr"):
-        config.load("finetune", path=write(tmp_path, params))
+        load_params("finetune", path=write(tmp_path, params))
 
 
 @pytest.mark.parametrize("value", [[], [0.5, 1.0], [0.2, -0.1], [0.3, 0.3], "0.5"])
@@ -92,7 +93,7 @@ def test_structured_target(value, ok):
 ])
 def test_bad_pruning_values(tmp_path, section, key, value, expected):
     with pytest.raises(UserError) as err:
-        config.load(section, path=write(tmp_path, edit(section, key, value)))
+        load_params(section, path=write(tmp_path, edit(section, key, value)))
     assert f"{section}.{key}" in str(err.value) and expected in str(err.value)
 
 
@@ -104,7 +105,7 @@ def test_rules_between_keys(tmp_path, values, expected):
     params = yaml.safe_load(yaml.safe_dump(GOOD))
     params["unstructured_prune"].update(values)
     with pytest.raises(UserError, match=expected):
-        config.load("unstructured_prune", path=write(tmp_path, params))
+        load_params("unstructured_prune", path=write(tmp_path, params))
     params["unstructured_prune"]["schedule"] = "oneshot"
     params["unstructured_prune"]["target"] = None
-    assert config.load("unstructured_prune", path=write(tmp_path, params))  # one-shot: both are fine
+    assert load_params("unstructured_prune", path=write(tmp_path, params))  # one-shot: both are fine

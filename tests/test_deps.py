@@ -59,3 +59,21 @@ def test_the_report_side_runs_no_training_or_sweep_code():
     """compare only reads JSON: its code (and so its dvc.yaml deps) holds neither the training loop nor
     the sweep, so an edit to them re-runs it only through the files it reads."""
     assert not {"lib/train.py", "lib/sensitivity.py", "lib/measure.py", "lib/stage.py"} & code_of("stages/compare.py")
+
+
+def test_every_stage_lists_in_dvc_yaml_exactly_the_params_it_declares():
+    """A stage's PARAMS (its own section whole, other sections' keys as config.Keys; seed and device
+    come with lib.stage.start) are its dvc.yaml `params`, so DVC re-runs it for exactly the values it reads."""
+    from conftest import stage_modules
+    from lib import config
+    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
+    wrong = {}
+    for module in stage_modules():
+        name = module.__name__.split(".")[1]
+        declared = {"seed", "device"} if "stage.start(" in open(module.__file__).read() else set()
+        for section, schema in getattr(module, "PARAMS", {}).items():
+            declared |= {f"{section}.{key}" for key in schema} if isinstance(schema, config.Keys) else {section}
+        listed = set(stages[name].get("params", []))
+        if declared != listed:
+            wrong[name] = {"declared, not listed": sorted(declared - listed), "listed, not declared": sorted(listed - declared)}
+    assert not wrong, wrong
