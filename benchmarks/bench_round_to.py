@@ -11,9 +11,10 @@ import argparse
 
 import torch
 
-from lib import allocation, cost, models
-from lib.pruning import kept_count
-from lib.sensitivity import read_results
+from lib import cost, models
+from lib.pruning import allocation
+from lib.pruning.sensitivity import read_results
+from lib.pruning.structured import kept_count
 from lib.timing import time_interleaved
 
 

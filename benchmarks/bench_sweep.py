@@ -9,10 +9,11 @@ import time
 import torch
 
 from benchmarks.naive_sweep import naive_sweep
-from lib import models, pruning, sensitivity
+from lib import models
+from lib.pruning import sensitivity, structured, unstructured
 
-PRUNE = {"unstructured": lambda m, layer, s: pruning.apply_unstructured(m, {layer: s}),
-         "structured": lambda m, layer, r: pruning.mask_filters(m, {layer: r})}
+PRUNE = {"unstructured": lambda m, layer, s: unstructured.apply_unstructured(m, {layer: s}),
+         "structured": lambda m, layer, r: structured.mask_filters(m, {layer: r})}
 
 
 def timed(fn, *args):

@@ -3,7 +3,7 @@ the baseline VGG-11-BN, an unstructured variant (90 % of conv weights zeroed: th
 so its speedup should be 1.0x), and two structured variants with the same filter counts (the model
 before and after its recovery fine-tune: their speedups should agree). lib.timing.time_interleaved
 times them all, in one process, interleaved round-robin, `--repeats` times over; printed per repeat:
-each speedup with the IQR of its per-round ratios, and the two checks (the issue's targets: the
+each speedup with the IQR of its per-round ratios, and the two checks (the
 structured pair within 10 % of each other, the unstructured variant within 10 % of 1.0x).
 Weights are random: latency depends on the shapes only. With --fold-bn every model is timed in its
 deployment form, each batch norm folded into its conv (lib.timing.deployed, as the timing stage does

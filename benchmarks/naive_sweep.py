@@ -1,4 +1,4 @@
-"""The reference the cached sweep (lib.sensitivity.sweep) is tested and benchmarked against: every
+"""The reference the cached sweep (lib.pruning.sensitivity.sweep) is tested and benchmarked against: every
 level of every layer pruned in a copy of the model and the whole network evaluated from scratch
 (lib.train.evaluate), with no shared activations."""
 import copy

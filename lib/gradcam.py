@@ -115,7 +115,8 @@ def faithfulness(model, images_uint8, cams, classes, percentiles, device, batch_
     Returns {name: float tensor [N]}; the imputation's noise comes from torch's global RNG (seeded)."""
     model = model.to(device).eval()
     metrics = {"road_morf": ROADMostRelevantFirstAverage(percentiles),
-               "road_lerf": ROADLeastRelevantFirstAverage(percentiles), "cam_keep_change": CamMultImageConfidenceChange()}
+               "road_lerf": ROADLeastRelevantFirstAverage(percentiles),
+               "cam_keep_change": CamMultImageConfidenceChange()}
     out = {name: [] for name in metrics}
     for start in range(0, len(images_uint8), batch_size):
         x = normalize(images_uint8[start:start + batch_size].to(device))
@@ -132,7 +133,8 @@ def summarize(scores):
     """{name_mean, name_std} (population std) of per-image scores {name: tensor}."""
     out = {}
     for name, values in scores.items():
-        out[f"{name}_mean"], out[f"{name}_std"] = values.double().mean().item(), values.double().std(correction=0).item()
+        values = values.double()
+        out[f"{name}_mean"], out[f"{name}_std"] = values.mean().item(), values.std(correction=0).item()
     return out
 
 

@@ -1,6 +1,6 @@
 """Figures (PNG, matplotlib/seaborn, written atomically) and the plot data behind them.
 
-Sweep results are those of lib.sensitivity: {"baseline": {"accuracy", "loss"},
+Sweep results are those of lib.pruning.sensitivity: {"baseline": {"accuracy", "loss"},
 "records": [{"layer", "level", "accuracy", "loss"}, ...]}; accuracies in percent.
 """
 import numpy as np
@@ -111,9 +111,10 @@ def filter_norms_figure(norms, removed_indices, before_weights, after_weights, p
 
 
 def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
-    """Test accuracy against the compression target, one line per allocation (rows
-    {"target": t, <allocation>: accuracy} as the trade-off stages write them), with reference `points` [(label, x, accuracy)] (pruned and fine-tuned variants,
-    controls of another architecture) and horizontal `lines` [(label, accuracy)] (dense models)."""
+    """Test accuracy against the compression target, one line per allocation (rows {"target": t,
+    <allocation>: accuracy} as the trade-off stages write them), with reference `points` [(label, x,
+    accuracy)] (pruned and fine-tuned variants, controls of another architecture) and horizontal
+    `lines` [(label, accuracy)] (dense models)."""
     fig = Figure(figsize=(8, 5))
     ax = fig.subplots()
     for name in allocations:

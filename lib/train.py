@@ -2,17 +2,12 @@
 
 Batches are cut from uint8 tensors already on the device, normalised and augmented as tensors;
 bf16 autocast on CUDA. Accuracies are in percent."""
-import itertools
-import warnings
-
 import torch
 from torch import nn
-from torch.optim.swa_utils import update_bn
 from dvclive import Live
 from tqdm import tqdm
 
 from lib.data import batches, check_batch_size
-from lib.errors import UserError
 
 
 def autocast(device):
@@ -86,8 +81,8 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
     history = []
     live = Live(live_dir, save_dvc_exp=False, dvcyaml=None) if live_dir else None
     for epoch in (bar := tqdm(range(hp["epochs"]), desc="epochs", disable=None)):  # disable=None: off a terminal
-        metrics = {f"train_{k}": v for k, v in
-                   train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"]).items()}
+        trained = train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"])
+        metrics = {f"train_{k}": v for k, v in trained.items()}
         metrics.update({f"val_{k}": v for k, v in evaluate(model, val, 2 * batch_size, device).items()})
         history.append(metrics)
         bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", val_acc=f"{metrics['val_accuracy']:.2f}")
@@ -101,24 +96,3 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
     if live:
         live.end()
     return history
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model, split, num_batches, batch_size, generator):
-    """Re-estimate batch-norm running statistics from `num_batches` full, shuffled training batches (train
-    mode, no gradient, a cumulative average: torch.optim.swa_utils.update_bn, which puts each layer's
-    momentum back): useful after filters were removed. A split without one full batch is refused (the
-    statistics would stay reset); one with fewer full batches than asked gives all it has, with a
-    warning. Returns the model in eval mode (as it was when it has no batch norm or num_batches is 0)."""
-    if not num_batches or not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return model
-    available = len(split["labels"]) // batch_size
-    if not available:
-        raise UserError(f"batch-norm recalibration needs at least one full batch of {batch_size} training images; "
-                        f"the training split has {len(split['labels'])}: lower the batch size or use more images")
-    if available < num_batches:
-        warnings.warn(f"batch-norm recalibration asked for {num_batches} batches of {batch_size}; the training split "
-                      f"holds {available}: using {available}", stacklevel=2)
-    update_bn(itertools.islice(batches(split["images"], split["labels"], batch_size, generator, True), num_batches),
-              model)
-    return model.eval()

@@ -54,7 +54,8 @@ def main():
 
     rows = min(p["num_images"], n)
     gradcam.comparison_figure(images[:rows], labels[:rows], test["classes"],
-                              [(VARIANTS[v], c[:rows], pred[:rows], conf[:rows]) for v, (c, pred, conf) in cams.items()],
+                              [(VARIANTS[v], c[:rows], pred[:rows], conf[:rows])
+                               for v, (c, pred, conf) in cams.items()],
                               args.figure)
     m, k = min(p["agreement_images"], n), min(p["faithfulness_images"], n)
     ref_cams, ref_preds, _ = cams["original"]

@@ -4,13 +4,16 @@ per-layer), filter counts rounded to multiples of round_to -> a new, physically 
 norm recalibrated, the chosen ratios with their predicted and measured effect, and its metrics."""
 import torch
 
-from lib import allocation, config, models, stage
+from lib import config, models, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics, save_variant
-from lib.pruning import check_round_to, filters_to_keep, remove_filters
-from lib.sensitivity import choose_levels, levels_from_params, read_results
-from lib.train import evaluate, recalibrate_batchnorm
+from lib.pruning import allocation
+from lib.pruning.sensitivity import choose_levels, levels_from_params, read_results
+from lib.pruning.structured import check_round_to, filters_to_keep, remove_filters
+from lib.pruning.structured_allocation import allocator
+from lib.batchnorm import recalibrate_batchnorm
+from lib.train import evaluate
 
 PARAMS = {
     "finetune": config.keys(config.FINETUNE, "batch_size"),  # of the batch-norm recalibration batches
@@ -54,7 +57,7 @@ def main():
     elif p["allocation"] == "per_layer":
         ratios = choose_levels(results, p["budget"])
     else:
-        allocate, reachable, _ = allocation.structured(p["allocation"], arch, convs, curves, p["target_kind"],
+        allocate, reachable, _ = allocator(p["allocation"], arch, convs, curves, p["target_kind"],
                                                        p["round_to"])
 
         def one_shot_drop(levels):
@@ -82,7 +85,8 @@ def main():
               args.chosen)
     print(f"filters {arch['filters']} -> {new_arch['filters']}")
     print(f"params -{100 * metrics['params_reduction']:.1f}%, MACs -{100 * metrics['macs_reduction']:.1f}%, "
-          f"validation drop before fine-tuning {base_val - val_after:.2f}, test accuracy {metrics['test_accuracy']:.2f}%")
+          f"validation drop before fine-tuning {base_val - val_after:.2f}, "
+          f"test accuracy {metrics['test_accuracy']:.2f}%")
 
 
 if __name__ == "__main__":

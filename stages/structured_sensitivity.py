@@ -4,8 +4,8 @@ and one layer's filter norms and weight distribution before/after removal."""
 from lib import config, models, plots, stage
 from lib.errors import param, run
 from lib.io import save_json
-from lib.pruning import filter_norms, filters_to_keep, mask_filters
-from lib.sensitivity import sweep
+from lib.pruning.sensitivity import sweep
+from lib.pruning.structured import filter_norms, filters_to_keep, mask_filters
 
 PARAMS = {
     "structured_sensitivity": {

@@ -5,13 +5,16 @@ on the test split; the structured variant before and after its recovery fine-tun
 drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import torch
 
-from lib import allocation, config, cost, models, plots, stage
+from lib import config, cost, models, plots, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics
-from lib.pruning import check_round_to, remove_filters
-from lib.sensitivity import read_results
-from lib.train import evaluate, recalibrate_batchnorm
+from lib.pruning import allocation
+from lib.pruning.sensitivity import read_results
+from lib.pruning.structured import check_round_to, remove_filters
+from lib.pruning.structured_allocation import allocator
+from lib.batchnorm import recalibrate_batchnorm
+from lib.train import evaluate
 
 ALLOCATIONS = ("uniform", "sensitivity")
 PARAMS = {
@@ -37,7 +40,7 @@ def main():
     with param("structured_prune.round_to"):
         check_round_to(arch["filters"], convs, p["round_to"])
 
-    allocators = {name: allocation.structured(name, arch, convs, curves, p["target_kind"], p["round_to"])[:2]
+    allocators = {name: allocator(name, arch, convs, curves, p["target_kind"], p["round_to"])[:2]
                   for name in ALLOCATIONS}
     rows = []
     for target in sorted(params["tradeoff"]["structured_targets"]):
@@ -45,12 +48,14 @@ def main():
         for name, (allocate, reachable) in allocators.items():
             if target <= reachable:
                 model, new_arch = remove_filters(baseline, arch, allocate(target), p["round_to"])
-                row[f"{name}_achieved"] = 1 - cost.total(new_arch, p["target_kind"]) / cost.total(arch, p["target_kind"])
+                kind = p["target_kind"]
+                row[f"{name}_achieved"] = 1 - cost.total(new_arch, kind) / cost.total(arch, kind)
                 recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
                                       torch.Generator().manual_seed(params["seed"]))  # as structured_prune does
                 row[name] = evaluate(model, test, params["measure"]["batch_size"], device)["accuracy"]
         rows.append(row)
-        print(f"reduction {target:.2f}: " + ", ".join(f"{name} {row[name]:.2f}% (achieved {row[name + '_achieved']:.3f})"
+        print(f"reduction {target:.2f}: " + ", ".join(f"{name} {row[name]:.2f}% "
+                                                     f"(achieved {row[name + '_achieved']:.3f})"
                                                      for name in ALLOCATIONS if name in row))
     save_json(rows, args.plot_data)
 

@@ -5,12 +5,14 @@ chosen levels with their predicted and measured effect, and its metrics."""
 import copy
 import os
 
-from lib import allocation, config, cost, gradual, models, stage
+from lib import config, cost, models, stage
 from lib.errors import UserError, param, run
 from lib.io import save_json, save_torch
 from lib.measure import read_metrics, save_variant
-from lib.pruning import apply_unstructured, make_permanent, sparsity, to_sparse
-from lib.sensitivity import choose_levels, levels_from_params, read_results
+from lib.pruning import allocation, gradual
+from lib.pruning.sensitivity import choose_levels, levels_from_params, read_results
+from lib.pruning.unstructured import apply_unstructured, make_permanent, sparsity, to_sparse
+from lib.pruning.unstructured_allocation import allocator, global_levels
 from lib.train import evaluate, fit
 
 PARAMS = {
@@ -65,7 +67,7 @@ def main():
     elif p["allocation"] == "per_layer":
         levels = choose_levels(results, p["budget"])
     else:
-        allocate, reachable = allocation.unstructured(p["allocation"], weights, curves)
+        allocate, reachable = allocator(p["allocation"], weights, curves)
         levels, target, trace = allocation.choose(target, p["budget"], allocate, lambda lv: val_drop(one_shot(lv)),
                                                   reachable)
     model = one_shot(levels)
@@ -85,7 +87,7 @@ def main():
         if p["allocation"] == "global" and p["sparsities"] == "auto":
             def levels_at(step):  # one threshold over the current magnitudes, at the scheduled overall sparsity
                 overall = gradual.cubic(step, target, initial, ramp, every)
-                return {**fixed, **allocation.global_levels(gradual.effective_weights(model, convs), overall)}
+                return {**fixed, **global_levels(gradual.effective_weights(model, convs), overall)}
         else:
             def levels_at(step):
                 return {**fixed, **{n: gradual.cubic(step, s, initial, ramp, every) for n, s in levels.items()}}

@@ -5,8 +5,8 @@ import copy
 from lib import config, models, plots, stage
 from lib.errors import run
 from lib.io import save_json, save_torch
-from lib.pruning import apply_unstructured
-from lib.sensitivity import sweep
+from lib.pruning.sensitivity import sweep
+from lib.pruning.unstructured import apply_unstructured
 
 PARAMS = {
     "unstructured_sensitivity": {

@@ -4,12 +4,14 @@ the baseline one-shot and is scored on the test split; the pruned and fine-tuned
 controls are drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import copy
 
-from lib import allocation, config, models, plots, stage
+from lib import config, models, plots, stage
 from lib.errors import run
 from lib.io import load_json, save_json
 from lib.measure import read_metrics
-from lib.pruning import apply_unstructured
-from lib.sensitivity import read_results
+from lib.pruning import allocation
+from lib.pruning.sensitivity import read_results
+from lib.pruning.unstructured import apply_unstructured
+from lib.pruning.unstructured_allocation import allocator
 from lib.train import evaluate
 
 ALLOCATIONS = ("global", "uniform", "sensitivity")
@@ -29,7 +31,7 @@ def main():
     weights = {name: models.layer(baseline, name).weight for name in convs}
     curves = allocation.curves(results, convs)
 
-    allocators = {name: allocation.unstructured(name, weights, curves) for name in ALLOCATIONS}
+    allocators = {name: allocator(name, weights, curves) for name in ALLOCATIONS}
     rows = []
     for target in sorted(params["tradeoff"]["unstructured_targets"]):
         row = {"target": target}

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from lib import allocation, cost, models
+from lib import cost, models
+from lib.pruning import allocation, structured_allocation, unstructured_allocation
 from lib.errors import UserError
 from lib.measure import count_params, macs
 
@@ -82,7 +83,8 @@ def test_sensitivity_matches_brute_force_on_convex_curves(seed):
 
 
 def test_sensitivity_spares_the_sensitive_layer_and_says_when_the_target_is_out_of_reach():
-    records = [{"layer": k, "level": s, "accuracy": 90.0 - (40 if k == "a" else 1) * s} for k in "ab" for s in (0.5, 0.9)]
+    records = [{"layer": k, "level": s, "accuracy": 90.0 - (40 if k == "a" else 1) * s}
+               for k in "ab" for s in (0.5, 0.9)]
     curves = allocation.curves({"baseline": {"accuracy": 90.0}, "records": records}, ["a", "b"])
     chosen = allocation.sensitivity(curves, linear_resource({"a": 1, "b": 1}), 0.4)
     assert chosen["a"] == 0 and chosen["b"] == pytest.approx(0.8, abs=1e-5)
@@ -95,7 +97,7 @@ def test_global_levels_equal_torch_global_unstructured():
     layers = {"conv1": nn.Conv2d(3, 8, 3), "conv2": nn.Conv2d(8, 16, 3), "conv3": nn.Conv2d(16, 4, 3)}
     for m, scale in zip(layers.values(), (1.0, 0.2, 3.0)):  # different scales: the threshold picks unevenly
         m.weight.data.mul_(scale)
-    levels = allocation.global_levels({k: m.weight for k, m in layers.items()}, 0.6)
+    levels = unstructured_allocation.global_levels({k: m.weight for k, m in layers.items()}, 0.6)
     prune.global_unstructured([(m, "weight") for m in layers.values()], prune.L1Unstructured, amount=0.6)
     for name, m in layers.items():
         assert levels[name] == pytest.approx(float((m.weight_mask == 0).float().mean()))
@@ -115,9 +117,11 @@ def test_largest_within_finds_the_threshold_and_only_returns_measured_points():
 
 
 def test_allocators_reach_their_targets_measured_on_the_built_models():
-    """allocation.unstructured / structured against independent measurements: the zeros of the
+    """unstructured_allocation.allocator / structured_allocation.allocator against independent
+    measurements: the zeros of the
     masked model, and torch's flop counter and parameter count on the physically smaller one."""
-    from lib.pruning import apply_unstructured, remove_filters, sparsity
+    from lib.pruning.structured import remove_filters
+    from lib.pruning.unstructured import apply_unstructured, sparsity
     torch.manual_seed(0)
     spec = models.architecture(filters=[8, 16, 16, 16, 32, 32, 32, 32])
     model = models.build(spec)
@@ -127,20 +131,20 @@ def test_allocators_reach_their_targets_measured_on_the_built_models():
                for s in (0.5, 0.9)]
     curves = allocation.curves({"baseline": {"accuracy": 90.0}, "records": records}, convs)
     for name in ("global", "uniform", "sensitivity"):
-        allocate, reachable = allocation.unstructured(name, weights, curves)
+        allocate, reachable = unstructured_allocation.allocator(name, weights, curves)
         assert reachable == (0.9 if name == "sensitivity" else 0.99)
         levels = allocate(0.6)
-        assert allocation.conv_sparsity(weights)(levels) == pytest.approx(0.6, abs=1e-3)
+        assert unstructured_allocation.conv_sparsity(weights)(levels) == pytest.approx(0.6, abs=1e-3)
         pruned = apply_unstructured(models.build(spec), levels)
         assert sparsity(pruned)["conv_overall"] == pytest.approx(0.6, abs=2e-3), name
     for kind, measured in (("macs", macs), ("params", count_params)):
         for name in ("uniform", "sensitivity"):
-            allocate, reachable, hi = allocation.structured(name, spec, convs, curves, kind, round_to=4)
+            allocate, reachable, hi = structured_allocation.allocator(name, spec, convs, curves, kind, round_to=4)
             assert 0.6 < reachable < 1 and hi == pytest.approx(7 / 8)
             small, _ = remove_filters(model, spec, allocate(0.5), round_to=4)
             assert 1 - measured(small) / measured(model) >= 0.5, (kind, name)
     for name in ("uniform", "sensitivity"):  # a joint target: each kind measured on the built model
-        allocate = allocation.structured(name, spec, convs, curves, "macs", round_to=4)[0]
+        allocate = structured_allocation.allocator(name, spec, convs, curves, "macs", round_to=4)[0]
         small, _ = remove_filters(model, spec, allocate({"macs": 0.4, "params": 0.6}), round_to=4)
         assert 1 - macs(small) / macs(model) >= 0.4 and 1 - count_params(small) / count_params(model) >= 0.6, name
         with pytest.raises(UserError, match=r"joint pruning target .* at most macs"):

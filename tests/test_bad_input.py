@@ -1,9 +1,10 @@
-"""Bad input (issue 6, items 3 and 4). Each case runs a real stage (its dvc.yaml command, in this
+"""Bad input. Each case runs a real stage (its dvc.yaml command, in this
 process: tiny_project.run_stage_here) in a copy of a tiny project, with one thing wrong: a param, an
 input file or the machine. It must exit 1 with one paragraph starting with "error:" that names the
 key or file, the value and what is allowed, raise no other exception, and leave every file of the
 project byte-identical (no new files, so no partial or temporary output either). One undamaged
-copy runs as a subprocess, exactly as dvc does (test_the_project_is_valid_as_built). Param values that every stage checks the same way, in
+copy runs as a subprocess, exactly as dvc does (test_the_project_is_valid_as_built). Param values that
+every stage checks the same way, in
 lib.config before anything else, are covered in-process at the end; a subprocess adds nothing there.
 
 Safe loading: every artifact is read through lib.io.load_torch (torch.load(weights_only=True)); a
@@ -20,7 +21,7 @@ import yaml
 from torchvision.io import write_png
 
 from conftest import ROOT, SMALL_FILTERS, load_params
-from lib import config, models, sources
+from lib import models, sources
 from lib.errors import UserError
 from lib.io import load_torch
 from lib.sources import CLASSES
@@ -128,26 +129,32 @@ BASELINE = "models/vgg11_cifar10_finetuned.pth"
 CASES = [
     # download
     pytest.param("download", local_copy("src/nowhere"),
-                 ["params.yaml: data.local_path: 'src/nowhere' does not exist", "expected the official cifar-10-python.tar.gz"],
+                 ["params.yaml: data.local_path: 'src/nowhere' does not exist",
+                  "expected the official cifar-10-python.tar.gz"],
                  id="missing-local-path"),
     pytest.param("download", local_copy("src/corrupt.tar.gz"),
-                 ["params.yaml: data.local_path: src/corrupt.tar.gz: cannot read the archive", "truncated, corrupt or not a tar",
+                 ["params.yaml: data.local_path: src/corrupt.tar.gz: cannot read the archive",
+                  "truncated, corrupt or not a tar",
                   "Accepted: the official"], id="corrupt-archive"),
     pytest.param("download", local_copy("src/truncated.tar"),
-                 ["params.yaml: data.local_path: src/truncated.tar: cannot read the archive", "truncated, corrupt or not a tar",
+                 ["params.yaml: data.local_path: src/truncated.tar: cannot read the archive",
+                  "truncated, corrupt or not a tar",
                   "ends before its end-of-archive marker"], id="truncated-archive"),
     pytest.param("download", local_copy("src/cifar-10-python.tar.gz"),
-                 ["params.yaml: data.local_path: src/cifar-10-python.tar.gz looks like the official CIFAR-10 archive but its md5 "
+                 ["params.yaml: data.local_path: src/cifar-10-python.tar.gz looks like the official CIFAR-10 archive "
+                  "but its md5 "
                   "is", "not c58f30108f718f92721af3b95e74349a", "download it again"], id="md5-mismatch"),
     pytest.param("download", local_copy("src/images_without_truck"),
-                 ["params.yaml: data.local_path: src/images_without_truck: the train split has no folder (or no images) for the "
+                 ["params.yaml: data.local_path: src/images_without_truck: the train split has no folder (or no "
+                  "images) for the "
                   "class(es) truck", "exactly the 10 CIFAR-10 classes"], id="image-folder-missing-class"),
     # finetune
     pytest.param("finetune", renamed_section("finetune", "fintune"),
                  ["unknown section or key 'fintune'", "Did you mean 'finetune'?", "Allowed: seed, device, data"],
                  id="misspelt-top-level-key"),
     pytest.param("finetune", params(device="cuda"),
-                 ["params.yaml: device = 'cuda' is not allowed; expected 'auto' or a device this machine has: cpu (cuda is not "
+                 ["params.yaml: device = 'cuda' is not allowed; expected 'auto' or a device this machine has: cpu "
+                  "(cuda is not "
                   "available on this machine)"],
                  id="cuda-without-cuda",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
@@ -324,7 +331,7 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("structured_prune", "ratios", {"conv8": 1.0}, "'auto' or a mapping layer -> number in [0, 1)"),
     ("structured_prune", "ratios", {}, "'auto' or a mapping layer -> number in [0, 1)"),
     ("gradcam", "target_layer", "conv9", "one of conv1 ... conv8"),
-    # bounds (issue 12): every class keeps an image, a figure that fits, no boolean for a number
+    # bounds: every class keeps an image, a figure that fits, no boolean for a number
     ("data", "train_subset", 5, "an integer from 10 to 1,000,000,000 (at least one image per class: both sources "
                                 "have 10 classes)"),
     ("data", "test_subset", 9, "an integer from 10 to 1,000,000,000 (at least one image per class"),

@@ -34,7 +34,7 @@ def test_project_params_are_valid():
     ("data", "source", "imagenet", "cifar10, digits"),
     ("model", "head", "resnet", "cifar, imagenet"),
     ("model", "arch", "vgg16", "vgg11, vgg11_bn"),
-    ("data", "train_subset", -5, "an integer from 10"),  # was "positive integer": 1 to 9 left classes empty
+    ("data", "train_subset", -5, "an integer from 10"),  # at least one image per class
 ])
 def test_bad_values_name_key_value_and_allowed(tmp_path, section, key, value, expected):
     with pytest.raises(UserError) as err:

@@ -21,7 +21,8 @@ def local_imports(path):
         for name in names:
             parts = name.split(".")
             if parts[0] in ("lib", "stages"):  # the module, and each package's __init__ that Python runs first
-                found |= {"/".join(parts) + ".py"} | {"/".join(parts[:i]) + "/__init__.py" for i in range(1, len(parts))}
+                found |= {"/".join(parts) + ".py"}
+                found |= {"/".join(parts[:i]) + "/__init__.py" for i in range(1, len(parts))}
     return {p for p in found if os.path.isfile(os.path.join(ROOT, p))}
 
 
@@ -41,7 +42,8 @@ def test_every_stage_depends_on_exactly_the_code_it_runs():
     for name, stage in stages.items():
         words = stage["cmd"].split()
         assert words[:2] == ["python", "-m"], name
-        runs = code_of(words[2].replace(".", "/") + ".py") | {"stages/__init__.py"}  # `python -m` runs the package first
+        # `python -m` runs the package first
+        runs = code_of(words[2].replace(".", "/") + ".py") | {"stages/__init__.py"}
         listed = {d for d in stage["deps"] if d.endswith(".py")}
         if runs != listed:
             wrong[name] = {"missing": sorted(runs - listed), "not run": sorted(listed - runs)}
@@ -58,7 +60,8 @@ def test_the_import_walk_follows_imports_transitively():
 def test_the_report_side_runs_no_training_or_sweep_code():
     """compare only reads JSON: its code (and so its dvc.yaml deps) holds neither the training loop nor
     the sweep, so an edit to them re-runs it only through the files it reads."""
-    assert not {"lib/train.py", "lib/sensitivity.py", "lib/measure.py", "lib/stage.py"} & code_of("stages/compare.py")
+    training = {"lib/train.py", "lib/pruning/sensitivity.py", "lib/measure.py", "lib/stage.py"}
+    assert not training & code_of("stages/compare.py")
 
 
 def test_every_stage_lists_in_dvc_yaml_exactly_the_params_it_declares():
@@ -75,5 +78,23 @@ def test_every_stage_lists_in_dvc_yaml_exactly_the_params_it_declares():
             declared |= {f"{section}.{key}" for key in schema} if isinstance(schema, config.Keys) else {section}
         listed = set(stages[name].get("params", []))
         if declared != listed:
-            wrong[name] = {"declared, not listed": sorted(declared - listed), "listed, not declared": sorted(listed - declared)}
+            wrong[name] = {"declared, not listed": sorted(declared - listed),
+                           "listed, not declared": sorted(listed - declared)}
     assert not wrong, wrong
+
+
+def test_the_architecture_doc_names_the_stages_each_module_re_runs():
+    """docs/architecture.md's table (module -> stages that run it) is dvc.yaml's deps, read backwards."""
+    import re
+    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
+    runs = {}
+    for name, stage in stages.items():
+        for dep in stage["deps"]:
+            if dep.startswith("lib/"):
+                runs.setdefault(dep, set()).add(name)
+    documented = {}
+    for line in open(os.path.join(ROOT, "docs", "architecture.md")):
+        row = re.match(r"\| `(lib/\S+\.py)` \| .* \| (.+) \|$", line.strip())
+        if row:
+            documented[row[1]] = set(stages) if row[2] == "every stage" else set(row[2].split(", "))
+    assert documented == runs

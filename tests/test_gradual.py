@@ -4,8 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from lib import allocation, gradual, models
-from lib.pruning import make_permanent
+from lib import models
+from lib.pruning import gradual
+from lib.pruning.unstructured import make_permanent
+from lib.pruning.unstructured_allocation import global_levels
 
 SMALL = [8, 16, 16, 16, 32, 32, 32, 32]
 
@@ -97,7 +99,7 @@ def test_global_gradual_pruning_reaches_each_scheduled_overall_sparsity():
 
     def levels_at(step):
         overall = gradual.cubic(step, 0.9, 0.0, ramp, every)
-        return allocation.global_levels(gradual.effective_weights(model, convs), overall)
+        return global_levels(gradual.effective_weights(model, convs), overall)
 
     handle = gradual.attach(model, levels_at, every)
 

@@ -1,4 +1,4 @@
-"""Interrupted runs (issue 6, item 5): outputs are written to a temporary name in their folder and
+"""Interrupted runs: outputs are written to a temporary name in their folder and
 renamed into place (lib.io), so no partial file ever appears at an output path.
 
 What an interruption may leave behind, by kind:

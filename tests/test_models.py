@@ -30,7 +30,8 @@ def test_full_vgg11_bn_matches_torchvision_features():
 
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_cifar_build_initialises_the_features_as_torchvision_and_builds_no_imagenet_head(batch_norm):
-    """Same seed: the features equal torchvision's make_layers initialised as VGG.__init__ does; no tensor is left on the meta device, no 4096-wide layer was kept."""
+    """Same seed: the features equal torchvision's make_layers initialised as VGG.__init__ does; no tensor
+    is left on the meta device, no 4096-wide layer was kept."""
     from torchvision.models.vgg import make_layers
     arch = models.architecture("vgg11_bn" if batch_norm else "vgg11", "cifar", 10, SMALL_FILTERS)
     torch.manual_seed(5)

@@ -96,7 +96,8 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
         assert m["size_mb"] == round(e.get("sparse_size_bytes", e["size_bytes"]) / 1e6, 3)
         assert m["speedup"] == round(timing[variant]["latency_speedup"], 2)
     dense = json.loads((repo / "reports/eval/dense_extra.json").read_text())
-    for variant, controls in {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}.items():
+    controls_of = {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}
+    for variant, controls in controls_of.items():
         m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
         e = json.loads((repo / f"reports/eval/{evaluations[variant]}.json").read_text())
         assert m["vs_dense_extra"] == round(e["test_accuracy"] - dense["test_accuracy"], 2)
@@ -170,15 +171,14 @@ def outputs(repo):
 def test_a_failed_run_costs_nothing(repo, params_put_back):
     """A typo in a param: DVC deletes the stage's outputs and runs it, the stage refuses the value.
     After the fix, `dvc repro` restores them from the run cache: nothing is trained, every output is
-    back byte for byte, in seconds."""
-    import time
+    back byte for byte."""
     before = outputs(repo)
     params = (repo / "params.yaml").read_text()
     set_params(repo, {"finetune": {"lr": "abc"}})
     failed = sh(repo, sys.executable, "-m", "dvc", "repro", check=False)
     assert failed.returncode != 0 and "finetune.lr = 'abc' is not allowed" in failed.stderr, failed.stderr
     assert "Traceback" not in failed.stderr
-    assert not (repo / MODELS[0]).exists()  # what the issue describes: DVC removed the baseline before running
+    assert not (repo / MODELS[0]).exists()  # DVC removed the baseline before running the stage
     (repo / "params.yaml").write_text(params)
     output = dvc(repo, "repro")
     assert ran(output) == [] and "Stage 'finetune' is cached - skipping run, checking out outputs" in output, output

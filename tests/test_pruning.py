@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from lib import models, pruning
+from lib import models
+from lib.pruning import structured, unstructured
 from lib.errors import UserError
 
 SMALL = [8, 16, 16, 16, 32, 32, 32, 32]
@@ -43,13 +44,13 @@ SPARSITIES = {"conv1": 0.3, "conv2": 0.55, "conv5": 0.9, "conv8": 0.77, "fc1": 0
 
 def test_unstructured_prunes_exactly_the_requested_fraction():
     model, _ = small_model()
-    pruning.apply_unstructured(model, SPARSITIES)
+    unstructured.apply_unstructured(model, SPARSITIES)
     for name, s in SPARSITIES.items():
         layer = models.layer(model, name)
         expected = round(s * layer.weight.numel())
         assert int((layer.weight_mask == 0).sum()) == expected
         assert int((layer.weight == 0).sum()) == expected
-    report = pruning.sparsity(model)
+    report = unstructured.sparsity(model)
     assert report["layers"]["conv5"] == pytest.approx(round(0.9 * 32 * 32 * 9) / (32 * 32 * 9))
     assert report["layers"]["conv3"] == 0.0
     assert 0 < report["conv_overall"] < 0.9
@@ -58,7 +59,7 @@ def test_unstructured_prunes_exactly_the_requested_fraction():
 def test_unstructured_zeros_are_the_smallest_magnitudes():
     model, _ = small_model()
     original = {n: models.layer(model, n).weight.detach().clone() for n in SPARSITIES}
-    pruning.apply_unstructured(model, SPARSITIES)
+    unstructured.apply_unstructured(model, SPARSITIES)
     for name, w in original.items():
         mask = models.layer(model, name).weight_mask.bool()
         assert w[~mask].abs().max() <= w[mask].abs().min()
@@ -67,7 +68,7 @@ def test_unstructured_zeros_are_the_smallest_magnitudes():
 
 def test_masks_hold_through_training():
     model, _ = small_model()
-    pruning.apply_unstructured(model, SPARSITIES)
+    unstructured.apply_unstructured(model, SPARSITIES)
     masks = {n: models.layer(model, n).weight_mask.clone() for n in SPARSITIES}
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
@@ -84,10 +85,10 @@ def test_masks_hold_through_training():
 
 def test_make_permanent_gives_an_ordinary_state_dict():
     model, spec = small_model()
-    pruning.apply_unstructured(model, SPARSITIES)
+    unstructured.apply_unstructured(model, SPARSITIES)
     x = torch.randn(2, 3, 32, 32)
     expected = model(x)
-    state = pruning.make_permanent(model).state_dict()
+    state = unstructured.make_permanent(model).state_dict()
     plain = models.build(spec)
     assert set(state) == set(plain.state_dict())
     plain.load_state_dict(state)
@@ -97,11 +98,11 @@ def test_make_permanent_gives_an_ordinary_state_dict():
 
 def test_sparse_export_round_trip_and_size(tmp_path):
     model, _ = small_model(filters=[16, 32, 64, 64, 128, 128, 128, 128])
-    pruning.apply_unstructured(model, {n: 0.9 for n in models.layer_names(model, include_linear=True)})
-    state = pruning.make_permanent(model).state_dict()
+    unstructured.apply_unstructured(model, {n: 0.9 for n in models.layer_names(model, include_linear=True)})
+    state = unstructured.make_permanent(model).state_dict()
     torch.save(state, tmp_path / "dense.pth")
-    torch.save(pruning.to_sparse(state), tmp_path / "sparse.pth")
-    loaded = pruning.from_sparse(torch.load(tmp_path / "sparse.pth", weights_only=True))
+    torch.save(unstructured.to_sparse(state), tmp_path / "sparse.pth")
+    loaded = unstructured.from_sparse(torch.load(tmp_path / "sparse.pth", weights_only=True))
     assert set(loaded) == set(state)
     for key, t in state.items():
         assert loaded[key].dtype == t.dtype and loaded[key].shape == t.shape
@@ -114,11 +115,11 @@ def test_sparse_export_round_trip_and_size(tmp_path):
 
 def test_filters_to_keep_drops_the_lowest_l1_filters():
     model, _ = small_model()
-    keep = pruning.filters_to_keep(model, {"conv2": 0.25, "conv5": 0.5})
+    keep = structured.filters_to_keep(model, {"conv2": 0.25, "conv5": 0.5})
     assert len(keep["conv2"]) == 12 and len(keep["conv5"]) == 16
     for name, kept in keep.items():
         assert kept == sorted(kept)
-        norms = pruning.filter_norms(models.layer(model, name))
+        norms = structured.filter_norms(models.layer(model, name))
         removed = sorted(set(range(len(norms))) - set(kept))
         assert norms[removed].max() <= norms[kept].min()
 
@@ -126,11 +127,11 @@ def test_filters_to_keep_drops_the_lowest_l1_filters():
 def test_filters_to_keep_errors_name_layer_ratio_and_count():
     model, _ = small_model()
     with pytest.raises(UserError, match=r"0\.95.*8 filters of conv1"):
-        pruning.filters_to_keep(model, {"conv1": 0.95})
+        structured.filters_to_keep(model, {"conv1": 0.95})
     with pytest.raises(UserError, match="conv9"):
-        pruning.filters_to_keep(model, {"conv9": 0.5})
+        structured.filters_to_keep(model, {"conv9": 0.5})
     with pytest.raises(UserError, match="fc1"):
-        pruning.filters_to_keep(model, {"fc1": 0.5})
+        structured.filters_to_keep(model, {"fc1": 0.5})
 
 
 RATIOS = {"conv1": 0.25, "conv3": 0.5, "conv4": 0.3, "conv6": 0.6, "conv8": 0.5}
@@ -143,8 +144,8 @@ def test_removed_filters_equal_masked_channels(arch, head, tmp_path):
     x = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         original = model(x)
-        pruned, new_spec = pruning.remove_filters(model, spec, RATIOS)
-        masked = pruning.mask_filters(copy.deepcopy(model), RATIOS)
+        pruned, new_spec = structured.remove_filters(model, spec, RATIOS)
+        masked = structured.mask_filters(copy.deepcopy(model), RATIOS)
         assert torch.equal(model(x), original)  # remove_filters leaves its input alone
         assert not torch.allclose(masked(x), original, atol=1e-3)  # the masking matters
         assert torch.allclose(pruned.eval()(x), masked(x), rtol=1e-4, atol=1e-5)
@@ -165,8 +166,8 @@ def test_removal_on_the_full_size_model():
     ratios = {f"conv{k}": 0.5 for k in range(1, 9)}
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        pruned, new_spec = pruning.remove_filters(model, spec, ratios)
-        masked = pruning.mask_filters(copy.deepcopy(model), ratios)
+        pruned, new_spec = structured.remove_filters(model, spec, ratios)
+        masked = structured.mask_filters(copy.deepcopy(model), ratios)
         assert torch.allclose(pruned.eval()(x), masked(x), rtol=1e-4, atol=1e-5)
     assert new_spec["filters"] == [f // 2 for f in models.VGG11_FILTERS]
     ratio = sum(p.numel() for p in model.parameters()) / sum(p.numel() for p in pruned.parameters())
@@ -175,8 +176,8 @@ def test_removal_on_the_full_size_model():
 
 def test_mask_filters_zeroes_the_channels_after_normalisation():
     model, _ = small_model("vgg11_bn")
-    keep = pruning.filters_to_keep(model, {"conv2": 0.5})
-    pruning.mask_filters(model, {"conv2": 0.5})
+    keep = structured.filters_to_keep(model, {"conv2": 0.5})
+    structured.mask_filters(model, {"conv2": 0.5})
     removed = sorted(set(range(16)) - set(keep["conv2"]))
     _, index, _ = models.convs(model)[1]
     with torch.no_grad():
@@ -188,15 +189,15 @@ def test_mask_filters_zeroes_the_channels_after_normalisation():
 @pytest.mark.parametrize("n,ratio,round_to,kept", [(64, 0.3, 1, 45), (64, 0.3, 8, 48), (64, 0.95, 8, 8),
                                                     (512, 0.5, 8, 256), (100, 0.0, 8, 100), (90, 0.1, 8, 80)])
 def test_kept_count_rounds_to_multiples(n, ratio, round_to, kept):
-    assert pruning.kept_count(n, ratio, round_to) == kept
+    assert structured.kept_count(n, ratio, round_to) == kept
 
 
 def test_round_to_keeps_the_highest_norm_filters_in_multiples():
     model, spec = small_model()
-    keep = pruning.filters_to_keep(model, {"conv5": 0.3, "conv2": 0.6}, round_to=8)
+    keep = structured.filters_to_keep(model, {"conv5": 0.3, "conv2": 0.6}, round_to=8)
     assert len(keep["conv5"]) == 24 and len(keep["conv2"]) == 8
-    norms = pruning.filter_norms(models.layer(model, "conv5"))
+    norms = structured.filter_norms(models.layer(model, "conv5"))
     dropped = sorted(set(range(32)) - set(keep["conv5"]))
     assert norms[dropped].max() <= norms[keep["conv5"]].min()
-    small, arch = pruning.remove_filters(model, spec, {"conv5": 0.3}, round_to=8)
+    small, arch = structured.remove_filters(model, spec, {"conv5": 0.3}, round_to=8)
     assert arch["filters"][4] == 24 and models.layer(small, "conv5").out_channels == 24

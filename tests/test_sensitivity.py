@@ -3,18 +3,21 @@ import torch
 from torch import nn
 
 from benchmarks.naive_sweep import naive_sweep
-from lib import models, pruning, sensitivity
+from lib import models
+from lib.pruning import sensitivity
+from lib.pruning.structured import mask_filters
+from lib.pruning.unstructured import apply_unstructured
 from lib.errors import UserError, param
 
 LEVELS = [0.3, 0.6, 0.9]
 
 
 def unstructured(model, layer, level):
-    pruning.apply_unstructured(model, {layer: level})
+    apply_unstructured(model, {layer: level})
 
 
 def structured(model, layer, level):
-    pruning.mask_filters(model, {layer: level})
+    mask_filters(model, {layer: level})
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +105,8 @@ def test_levels_from_params_explicit_auto_and_unknown_layer():
                            {"layer": "conv2", "level": 0.9, "accuracy": 60.0, "loss": 1.0}]}
     layers = ["conv1", "conv2", "conv3"]
     assert sensitivity.levels_from_params("auto", 1.0, results, layers) == {"conv1": 0.5, "conv2": 0.0}
-    assert sensitivity.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
+    expected = {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
+    assert sensitivity.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == expected
     with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: unknown layer 'conv9'"), \
             param("structured_prune.ratios"):  # as the prune stages call it
         sensitivity.levels_from_params({"conv9": 0.5}, 1.0, results, layers)

@@ -25,7 +25,7 @@ from conftest import ROOT, SMALL_FILTERS, make_split
 from lib import models
 from lib.io import save_torch
 from lib.measure import KEYS
-from lib.pruning import to_sparse
+from lib.pruning.unstructured import to_sparse
 from lib.timing import KEYS as TIMING_KEYS
 
 CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone needs

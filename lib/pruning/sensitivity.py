@@ -9,8 +9,8 @@ the whole pruned network every time, is the reference for the tests and the benc
 
 `prune(model, layer, level)` mutates the copy it is given and may change only that layer and what
 follows it, e.g.
-    lambda m, layer, s: pruning.apply_unstructured(m, {layer: s})
-    lambda m, layer, r: pruning.mask_filters(m, {layer: r})
+    lambda m, layer, s: unstructured.apply_unstructured(m, {layer: s})
+    lambda m, layer, r: structured.mask_filters(m, {layer: r})
 Accuracies are in percent, losses are mean cross-entropy; drops are in percentage points.
 """
 import copy
@@ -59,7 +59,7 @@ def sweep(model, layers, levels, prune, images, labels, batch_size, device):
         position = start
         for level in levels:
             pruned = _pruned(base, layer, level, prune)
-            results[layer, level] = score(lambda h: models.head_forward(pruned, pruned.features[start:](h)),
+            results[layer, level] = score(lambda h, m=pruned, s=start: models.head_forward(m, m.features[s:](h)),
                                           cache, device)
             progress.set_postfix(layer=layer, level=level)
             progress.update()

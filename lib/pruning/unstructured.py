@@ -1,0 +1,72 @@
+"""Unstructured magnitude pruning: torch.nn.utils.prune's L1 masks on single weights, their sparsity, and a
+sparse export (how an overall sparsity is spread over the layers: lib.pruning.unstructured_allocation).
+Layers are named as in lib.models: conv1..conv8, fc1..fc3; a sparsity is the
+fraction of a layer's weights zeroed.
+"""
+import numpy as np
+import torch
+from torch.nn.utils import prune
+
+from lib import models
+
+
+def apply_unstructured(model, sparsities):
+    """L1-magnitude prune each named layer's weight in place, keeping the weight_orig/weight_mask
+    reparametrisation, so a fine-tune keeps the pruned weights exactly zero."""
+    for name, amount in sparsities.items():
+        prune.l1_unstructured(models.layer(model, name), "weight", amount=float(amount))
+    return model
+
+
+def make_permanent(model):
+    """Fold every pruning mask into its weight, so the state_dict is an ordinary one again."""
+    for module in model.modules():
+        for tensor_name in ("weight", "bias"):
+            if hasattr(module, tensor_name + "_orig"):
+                prune.remove(module, tensor_name)
+    return model
+
+
+def sparsity(model):
+    """{"layers": {name: fraction of the weight that is zero}, "conv_overall": the same over all
+    conv weights together}."""
+    weights = {name: m.weight.detach() for name, _, m in models.convs(model) + models.linears(model)}
+    convs = [w for name, w in weights.items() if name.startswith("conv")]
+    zeros = sum(int((w == 0).sum()) for w in convs)
+    return {"layers": {name: float((w == 0).float().mean()) for name, w in weights.items()},
+            "conv_overall": zeros / sum(w.numel() for w in convs)}
+
+
+def to_sparse(state_dict):
+    """Plain-data sparse form of a state_dict: a tensor becomes {"shape", "mask" (one bit per
+    element, packed into uint8 with numpy.packbits), "values" (the nonzeros in order)} when that is
+    smaller than the dense tensor, else {"dense": tensor}. At density d a float32 tensor costs
+    1/8 + 4d bytes per element instead of 4. Save it with torch.save; it loads with
+    torch.load(weights_only=True)."""
+    out = {}
+    for key, t in state_dict.items():
+        t = t.detach().cpu()
+        flat = t.reshape(-1)
+        nonzero = flat != 0
+        size = t.element_size()
+        if t.is_floating_point() and t.numel() / 8 + int(nonzero.sum()) * size < t.numel() * size:
+            out[key] = {"shape": list(t.shape), "mask": torch.from_numpy(np.packbits(nonzero.numpy())),
+                        "values": flat[nonzero].clone()}
+        else:
+            out[key] = {"dense": t.clone()}
+    return out
+
+
+def from_sparse(sparse):
+    """The exact inverse of to_sparse: an ordinary state_dict."""
+    state = {}
+    for key, entry in sparse.items():
+        if "dense" in entry:
+            state[key] = entry["dense"]
+        else:
+            numel = torch.Size(entry["shape"]).numel()
+            mask = torch.from_numpy(np.unpackbits(entry["mask"].numpy(), count=numel).astype(bool))
+            flat = torch.zeros(numel, dtype=entry["values"].dtype)
+            flat[mask] = entry["values"]
+            state[key] = flat.view(entry["shape"])
+    return state

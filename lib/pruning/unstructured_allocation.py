@@ -1,0 +1,43 @@
+"""How an overall conv sparsity (the fraction of all conv weights zeroed) is spread over the layers:
+one global magnitude threshold, the same sparsity everywhere, or the sensitivity allocation
+(lib.pruning.allocation, the engine both families share)."""
+import torch
+
+from lib.pruning import allocation
+
+
+def global_levels(weights, target):
+    """{layer: fraction of its weights zeroed} when the round(target * total) smallest-magnitude weights
+    of all `weights` ({layer: tensor}) together are zeroed: one threshold for the whole model (what
+    torch.nn.utils.prune.global_unstructured does, expressed as per-layer levels; ties broken by
+    order, so the count is exact)."""
+    flat = torch.cat([w.detach().abs().flatten().cpu() for w in weights.values()]).nan_to_num(nan=float("inf"))
+    k = round(target * len(flat))  # (a NaN counts as the largest magnitude, as in a sort)
+    zeroed = torch.zeros_like(flat, dtype=torch.bool)
+    if k:  # the k smallest: all below the k-th smallest value, then the first of its ties (a stable sort's k)
+        kth = flat.kthvalue(k).values
+        zeroed = flat < kth
+        ties = (flat == kth).nonzero().flatten()
+        zeroed[ties[:k - int(zeroed.sum())]] = True
+    pruned = [int(part.sum()) for part in zeroed.split([w.numel() for w in weights.values()])]
+    return {layer: c / w.numel() for (layer, w), c in zip(weights.items(), pruned)}
+
+
+def conv_sparsity(weights):
+    """resource(levels) for unstructured pruning: the fraction of all conv weights ({layer: tensor})
+    that per-layer levels zero."""
+    total = sum(w.numel() for w in weights.values())
+    return lambda levels: sum(levels.get(n, 0.0) * w.numel() for n, w in weights.items()) / total
+
+
+def allocator(method, weights, curves_):
+    """(allocate, reachable): allocate(target) -> {conv: sparsity} reaching an overall conv sparsity
+    `target` by the allocation `method` (global, uniform or sensitivity), and the largest target it can
+    reach."""
+    resource = conv_sparsity(weights)
+    if method == "global":
+        return (lambda target: global_levels(weights, target)), 0.99
+    if method == "uniform":
+        return (lambda target: allocation.uniform(list(weights), resource, target, hi=0.999)), 0.99
+    most = resource({n: max(curves_[n][0]) for n in weights})
+    return (lambda target: allocation.sensitivity(curves_, resource, target)), most
