@@ -1,4 +1,4 @@
-# Quick start:  make demo   (whole pipeline on the offline digits data, 9-9.5 min on 2 idle CPU cores)
+# Quick start:  make demo   (whole pipeline on the offline digits data, about 10 minutes on 2 CPU cores)
 #               make test   (unit tests + end-to-end dvc repro on a tiny configuration)
 # Both create the virtual environment from requirements.txt first.
 
@@ -10,9 +10,8 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 # The demo: the full pipeline, with params overridden for the bundled digits data and a CPU budget.
 # Recovery epochs are equal for every variant and its dense_extra control (the same-budget comparison).
-# Unstructured at 80 %: 4 epochs of 1,237 digits are 40 steps, too few to bring 90 % back (35.6 % test at
-# 90 %, 93.1 % at 80 %, measured at b37c673). Fewer trade-off points than the full run (4 + 3, not 7 + 5) keep
-# the demo under 10 minutes with a margin: 9 min 34 s with all 12 at ae11f8c, 9 min 6 s with these at 6291f41.
+# Unstructured at 80 %: the demo's 4 recovery epochs of 1,237 digits are 40 training steps, too few to bring
+# a 90 % sparse model back. Fewer trade-off points than the full run (4 + 3, not 7 + 5) keep the demo short.
 DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=15 \
 	-S unstructured_prune.target=0.8 -S unstructured_prune.finetune_epochs=4 -S unstructured_prune.gradual_every=2 \
 	-S structured_finetune.epochs=4 -S dense_extra.epochs=4 -S gradcam.faithfulness_images=60 \
@@ -26,6 +25,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 test: setup
+	$(BIN)/ruff check .
 	$(PY) -m pytest tests -q -n auto --dist loadfile  # the end-to-end file on one worker (its two runs paid once)
 
 demo: setup
