@@ -119,6 +119,7 @@ SECTIONS = ("seed", "device", "data", "model", "finetune", "measure", "timing", 
             "unstructured_prune", "structured_sensitivity", "structured_prune", "structured_finetune", "dense_extra",
             "tradeoff", "gradcam")
 
+
 class Keys(dict):
     """Some keys of a section another stage owns (or no stage owns whole): each is checked, and the
     section's other keys are left to the stages that read them."""
