@@ -6,10 +6,8 @@ import argparse
 from lib import report
 from lib.errors import run
 from lib.io import load_json, save_json, save_text
+from lib.variants import VARIANTS
 
-VARIANTS = {"original": "finetune", "unstructured": "unstructured", "structured": "structured_pruned",
-            "structured_finetuned": "structured_finetuned", "dense_extra": "dense_extra", "scratch": "scratch"}
-CONTROLS = {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}
 
 
 def main():
@@ -17,11 +15,11 @@ def main():
     for flag in ("--eval-dir", "--timing", "--table", "--figure", "--metrics-dir"):
         parser.add_argument(flag, required=True)
     args = parser.parse_args()
-    evaluations = report.load_metrics({v: f"{args.eval_dir}/{name}.json" for v, name in VARIANTS.items()})
+    evaluations = report.load_metrics({v: f"{args.eval_dir}/{spec['evaluation']}.json" for v, spec in VARIANTS.items()})
     agreement = load_json(f"{args.eval_dir}/gradcam.json", "Grad-CAM agreement file",
                           keys=["images", "faithfulness_images"])
     timing = load_json(args.timing, "timing file", keys=list(VARIANTS))
-    table = report.rows(evaluations, agreement, CONTROLS, timing)
+    table = report.rows(evaluations, agreement, {v: spec["controls"] for v, spec in VARIANTS.items()}, timing)
 
     for row in table:
         save_json(report.summary(row), f"{args.metrics_dir}/{row['variant']}.json")

@@ -9,16 +9,10 @@ from lib import config, gradcam, models, stage
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
+from lib.variants import VARIANTS
 
-VARIANTS = {  # variant -> column title of the figure
-    "original": "original",
-    "unstructured": "unstructured",
-    "structured_finetuned": "structured + fine-tune",
-    "structured": "structured, no fine-tune",
-    "dense_extra": "dense_extra (control)",
-    "scratch": "scratch (control)",
-}
-PRUNED = ("unstructured", "structured_finetuned", "structured")
+# The figure's columns: the pruned variants beside the original, the one before fine-tuning after them.
+COLUMNS = ("original", "unstructured", "structured_finetuned", "structured", "dense_extra", "scratch")
 MAX_FIGURE_IMAGES = 32  # rows of the figure: about 250 pixels each at its resolution
 PARAMS = {
     "gradcam": {
@@ -38,7 +32,7 @@ PARAMS = {
 
 def main():
     args, params, device, _ = stage.start(
-        __doc__, ["--data", *(f"--{v.replace('_', '-')}" for v in VARIANTS), "--figure", "--metrics"], PARAMS,
+        __doc__, ["--data", *(f"--{v.replace('_', '-')}" for v in COLUMNS), "--figure", "--metrics"], PARAMS,
         splits=())
     p, test = params["gradcam"], load_split(f"{args.data}/test.pt")  # on the CPU: images move in batches
 
@@ -48,13 +42,13 @@ def main():
     idx = gradcam.pick_images(test["labels"], n, params["seed"])
     images, labels = test["images"][idx], test["labels"][idx]
     targets = labels if p["target"] == "true" else None
-    shown = [v for v in VARIANTS if p["include_unfinetuned"] or v != "structured"]
+    shown = [v for v in COLUMNS if p["include_unfinetuned"] or v != "structured"]
     loaded = {v: models.load_checkpoint(getattr(args, v), device)[0] for v in shown}  # all checked before any work
     cams = {v: gradcam.compute_cams(model, p["target_layer"], images, targets, device) for v, model in loaded.items()}
 
     rows = min(p["num_images"], n)
     gradcam.comparison_figure(images[:rows], labels[:rows], test["classes"],
-                              [(VARIANTS[v], c[:rows], pred[:rows], conf[:rows])
+                              [(VARIANTS[v]["title"], c[:rows], pred[:rows], conf[:rows])
                                for v, (c, pred, conf) in cams.items()],
                               args.figure)
     m, k = min(p["agreement_images"], n), min(p["faithfulness_images"], n)
@@ -67,7 +61,7 @@ def main():
                                                             p["road_percentiles"], device))
         if v != "original":
             metrics[v].update(gradcam.agreement(ref_cams[:m], c[:m], ref_preds[:m], pred[:m], p["top_k"]))
-        if v in PRUNED:  # the original's explanation, scored on the pruned model
+        if VARIANTS[v]["pruned"]:  # the original's explanation, scored on the pruned model
             explained = ref_preds[:k] if targets is None else labels[:k]
             torch.manual_seed(params["seed"])
             cross = gradcam.faithfulness(loaded[v], images[:k], ref_cams[:k], explained, p["road_percentiles"], device)

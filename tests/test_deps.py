@@ -98,3 +98,21 @@ def test_the_architecture_doc_names_the_stages_each_module_re_runs():
         if row:
             documented[row[1]] = set(stages) if row[2] == "every stage" else set(row[2].split(", "))
     assert documented == runs
+
+
+def test_dvc_yaml_follows_the_registry_of_variants():
+    """lib.variants names each variant's checkpoint and evaluation; the stages that take every variant
+    (gradcam, timing, compare) get exactly those paths from their dvc.yaml commands and deps, and each
+    checkpoint is some stage's output."""
+    from lib.variants import VARIANTS
+    from stages.gradcam import COLUMNS
+    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
+    gradcam, timing = stages["gradcam"]["cmd"].split(), stages["timing"]["cmd"].split()
+    assert sorted(COLUMNS) == sorted(VARIANTS)
+    assert {flag[2:].replace("-", "_"): path for flag, path in zip(gradcam, gradcam[1:]) if flag[2:].replace(
+        "-", "_") in VARIANTS} == {v: spec["checkpoint"] for v, spec in VARIANTS.items()}
+    assert [value for flag, value in zip(timing, timing[1:]) if flag == "--model"] == \
+        [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
+    assert {f"reports/eval/{spec['evaluation']}.json" for spec in VARIANTS.values()} <= set(stages["compare"]["deps"])
+    outputs = {out for stage in stages.values() for out in stage.get("outs", [])}
+    assert {spec["checkpoint"] for spec in VARIANTS.values()} <= outputs

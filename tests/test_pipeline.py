@@ -9,15 +9,13 @@ import pytest
 import torch
 import yaml
 
+from lib.variants import VARIANTS as REGISTRY
 from tiny_project import STAGES, TINY, dvc, git, make_repo, ran, set_params, sh
 
 COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs"}
-VARIANTS = ["original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch"]
-MODELS = ["models/vgg11_cifar10_finetuned.pth", "models/unstructured_pruned_vgg11.pth",
-          "models/vgg11_cifar10_structured_pruned.pth", "models/vgg11_cifar10_structured_pruned_finetuned.pth",
-          "models/vgg11_cifar10_dense_extra.pth", "models/vgg11_cifar10_structured_scratch.pth"]
-METRICS_OF = dict(zip(MODELS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra",
-                               "scratch"]))
+VARIANTS = list(REGISTRY)
+MODELS = [spec["checkpoint"] for spec in REGISTRY.values()]
+METRICS_OF = {spec["checkpoint"]: spec["evaluation"] for spec in REGISTRY.values()}
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +78,7 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
     numbers of the evaluation, timing and Grad-CAM files it summarises."""
     shown = dvc(repo, "metrics", "show")
     assert max(len(line) for line in shown.splitlines()) <= 160, shown
-    evaluations = dict(zip(VARIANTS, ["finetune", "unstructured", "structured_pruned", "structured_finetuned",
-                                      "dense_extra", "scratch"]))
+    evaluations = {variant: spec["evaluation"] for variant, spec in REGISTRY.items()}
     timing = json.loads((repo / "reports/timing.json").read_text())
     agreement = json.loads((repo / "reports/eval/gradcam.json").read_text())
     base = json.loads((repo / "reports/eval/finetune.json").read_text())
@@ -96,8 +93,7 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
         assert m["size_mb"] == round(e.get("sparse_size_bytes", e["size_bytes"]) / 1e6, 3)
         assert m["speedup"] == round(timing[variant]["latency_speedup"], 2)
     dense = json.loads((repo / "reports/eval/dense_extra.json").read_text())
-    controls_of = {"unstructured": ["dense_extra"], "structured_finetuned": ["dense_extra", "scratch"]}
-    for variant, controls in controls_of.items():
+    for variant, controls in {v: spec["controls"] for v, spec in REGISTRY.items() if spec["controls"]}.items():
         m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
         e = json.loads((repo / f"reports/eval/{evaluations[variant]}.json").read_text())
         assert m["vs_dense_extra"] == round(e["test_accuracy"] - dense["test_accuracy"], 2)

@@ -27,6 +27,7 @@ from lib.io import save_torch
 from lib.measure import KEYS
 from lib.pruning.unstructured import to_sparse
 from lib.timing import KEYS as TIMING_KEYS
+from lib.variants import VARIANTS
 
 CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone needs
 PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]  # a DVC repo
@@ -176,13 +177,12 @@ def make_project(folder):
     conv_layers = [f"conv{i}" for i in range(1, 9)]
     save_torch(sweep_results(conv_layers, [0.5, 0.9]), str(folder / "reports/unstructured_sensitivity_results.pth"))
     metrics = {key: 1.0 for key in KEYS}
-    for name in ("finetune", "unstructured", "structured_pruned", "structured_finetuned", "dense_extra", "scratch"):
+    for name in [spec["evaluation"] for spec in VARIANTS.values()]:
         write(folder / f"reports/eval/{name}.json", json.dumps(metrics))
     write(folder / "reports/unstructured_sparsities.json",
           json.dumps({"allocation": "global", "schedule": "gradual", "conv_sparsity": 0.5}))
     write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20, "faithfulness_images": 4}))
-    variants = ("original", "unstructured", "structured", "structured_finetuned", "dense_extra", "scratch")
-    write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for key in TIMING_KEYS} for v in variants}))
+    write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for key in TIMING_KEYS} for v in VARIANTS}))
     write(folder / "reports/structured_sensitivity_results.json", json.dumps(sweep_results(conv_layers, [0.25, 0.5])))
     for path in stage_outputs():  # every other output: a placeholder standing for the previous run's
         target = folder / path

@@ -1,0 +1,20 @@
+"""The model variants the study compares, and the controls each pruned variant is judged against: one
+registry that the comparison, the Grad-CAM stage and the tests read. Stages still take every path from
+their dvc.yaml command; tests/test_deps.py checks those commands and files against this registry."""
+
+VARIANTS = {  # name: its checkpoint, its evaluation (reports/eval/<evaluation>.json), its Grad-CAM column title,
+    # whether pruning made it, and the same-budget controls its accuracy is compared with
+    "original": {"checkpoint": "models/vgg11_cifar10_finetuned.pth", "evaluation": "finetune",
+                 "title": "original", "pruned": False, "controls": []},
+    "unstructured": {"checkpoint": "models/unstructured_pruned_vgg11.pth", "evaluation": "unstructured",
+                     "title": "unstructured", "pruned": True, "controls": ["dense_extra"]},
+    "structured": {"checkpoint": "models/vgg11_cifar10_structured_pruned.pth", "evaluation": "structured_pruned",
+                   "title": "structured, no fine-tune", "pruned": True, "controls": []},
+    "structured_finetuned": {"checkpoint": "models/vgg11_cifar10_structured_pruned_finetuned.pth",
+                             "evaluation": "structured_finetuned", "title": "structured + fine-tune",
+                             "pruned": True, "controls": ["dense_extra", "scratch"]},
+    "dense_extra": {"checkpoint": "models/vgg11_cifar10_dense_extra.pth", "evaluation": "dense_extra",
+                    "title": "dense_extra (control)", "pruned": False, "controls": []},
+    "scratch": {"checkpoint": "models/vgg11_cifar10_structured_scratch.pth", "evaluation": "scratch",
+                "title": "scratch (control)", "pruned": False, "controls": []},
+}
