@@ -9,7 +9,7 @@ from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics, save_variant
 from lib.pruning import allocation
-from lib.pruning.sensitivity import choose_levels, levels_from_params, read_results
+from lib.pruning.sensitivity import read_results
 from lib.pruning.structured import check_round_to, filters_to_keep, remove_filters
 from lib.pruning.structured_allocation import allocator
 from lib.batchnorm import recalibrate_batchnorm
@@ -50,20 +50,11 @@ def main():
     def val_drop(model):
         return base_val - evaluate(model, val, cfg["batch_size"], device)["accuracy"]
 
-    target, trace = p["target"], None
-    if p["ratios"] != "auto":
-        with param("structured_prune.ratios"):
-            ratios = levels_from_params(p["ratios"], p["budget"], results, convs)
-    elif p["allocation"] == "per_layer":
-        ratios = choose_levels(results, p["budget"])
-    else:
-        allocate, reachable, _ = allocator(p["allocation"], arch, convs, curves, p["target_kind"],
-                                                       p["round_to"])
-
-        def one_shot_drop(levels):
-            return val_drop(recalibrated(remove_filters(baseline, arch, levels, p["round_to"])[0]))
-
-        ratios, target, trace = allocation.choose(target, p["budget"], allocate, one_shot_drop, reachable)
+    ratios, target, trace = allocation.plan(
+        p["ratios"], p, results, convs,
+        lambda: allocator(p["allocation"], arch, convs, curves, p["target_kind"], p["round_to"])[:2],
+        lambda levels: val_drop(recalibrated(remove_filters(baseline, arch, levels, p["round_to"])[0])),
+        key="structured_prune.ratios")
     with param("structured_prune.ratios"):
         filters_to_keep(baseline, ratios, p["round_to"])  # every layer keeps a filter
     model, new_arch = remove_filters(baseline, arch, ratios, p["round_to"])

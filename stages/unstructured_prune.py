@@ -6,13 +6,13 @@ import copy
 import os
 
 from lib import config, cost, models, stage
-from lib.errors import UserError, param, run
+from lib.errors import UserError, run
 from lib.io import save_json, save_torch
 from lib.measure import read_metrics, save_variant
 from lib.pruning import allocation, gradual
-from lib.pruning.sensitivity import choose_levels, levels_from_params, read_results
+from lib.pruning.sensitivity import read_results
 from lib.pruning.unstructured import apply_unstructured, make_permanent, sparsity, to_sparse
-from lib.pruning.unstructured_allocation import allocator, global_levels
+from lib.pruning.unstructured_allocation import allocator
 from lib.train import evaluate, fit
 
 PARAMS = {
@@ -60,16 +60,9 @@ def main():
     def val_drop(model):
         return base_val - evaluate(model, val, cfg["batch_size"], device)["accuracy"]
 
-    target, trace = p["target"], None
-    if p["sparsities"] != "auto":
-        with param("unstructured_prune.sparsities"):
-            levels = levels_from_params(p["sparsities"], p["budget"], results, convs, optional=linears)
-    elif p["allocation"] == "per_layer":
-        levels = choose_levels(results, p["budget"])
-    else:
-        allocate, reachable = allocator(p["allocation"], weights, curves)
-        levels, target, trace = allocation.choose(target, p["budget"], allocate, lambda lv: val_drop(one_shot(lv)),
-                                                  reachable)
+    levels, target, trace = allocation.plan(
+        p["sparsities"], p, results, convs, lambda: allocator(p["allocation"], weights, curves),
+        lambda lv: val_drop(one_shot(lv)), optional=linears, key="unstructured_prune.sparsities")
     model = one_shot(levels)
     drop_one_shot = val_drop(model)  # the chosen levels at once, before any fine-tune (gradual pruning reaches
     # them during its fine-tune instead, from the dense baseline: this is then its one-shot counterpart)
@@ -83,18 +76,11 @@ def main():
             raise UserError(f"params.yaml: unstructured_prune.gradual_every = {every} leaves fewer than 3 mask "
                             f"updates in the {ramp} steps of the schedule's ramp ({steps} training steps); lower "
                             "it, or raise finetune_epochs or gradual_ramp")
-        fixed = {n: p["linear_sparsity"] for n in linears}
-        if p["allocation"] == "global" and p["sparsities"] == "auto":
-            def levels_at(step):  # one threshold over the current magnitudes, at the scheduled overall sparsity
-                overall = gradual.cubic(step, target, initial, ramp, every)
-                return {**fixed, **global_levels(gradual.effective_weights(model, convs), overall)}
-        else:
-            def levels_at(step):
-                return {**fixed, **{n: gradual.cubic(step, s, initial, ramp, every) for n, s in levels.items()}}
-        handle = gradual.attach(model, levels_at, every)
-        fit(model, train, val, hp, device, params["seed"])
-        handle.remove()
-        gradual.prune_to(model, levels_at(ramp))  # the final masks, however many steps ran
+        global_target = target if p["allocation"] == "global" and p["sparsities"] == "auto" else None
+        levels_at = gradual.schedule(model, levels, {n: p["linear_sparsity"] for n in linears}, initial, ramp, every,
+                                     global_target)
+        gradual.prune_while_training(model, levels_at, ramp, every,
+                                     lambda m: fit(m, train, val, hp, device, params["seed"]))
     elif hp["epochs"]:
         fit(model, train, val, hp, device, params["seed"])
     make_permanent(model)

@@ -4,7 +4,7 @@ from torch import nn
 
 from benchmarks.naive_sweep import naive_sweep
 from lib import models
-from lib.pruning import sensitivity
+from lib.pruning import allocation, sensitivity
 from lib.pruning.structured import mask_filters
 from lib.pruning.unstructured import apply_unstructured
 from lib.errors import UserError, param
@@ -86,15 +86,15 @@ def test_choose_levels_on_a_known_table():
     results = {"baseline": {"accuracy": 90.0, "loss": 0.3},
                "records": [{"layer": name, "level": s, "accuracy": a, "loss": 1.0}
                            for name, row in table.items() for s, a in row.items()]}
-    assert sensitivity.choose_levels(results, 1.0) == {"conv1": 0.7, "conv2": 0.0, "conv3": 0.7, "conv4": 0.9}
-    assert sensitivity.choose_levels(results, 0.0) == {"conv1": 0.0, "conv2": 0.0, "conv3": 0.0, "conv4": 0.7}
-    assert sensitivity.choose_levels(results, 100.0) == {name: 0.9 for name in table}
+    assert allocation.choose_levels(results, 1.0) == {"conv1": 0.7, "conv2": 0.0, "conv3": 0.7, "conv4": 0.9}
+    assert allocation.choose_levels(results, 0.0) == {"conv1": 0.0, "conv2": 0.0, "conv3": 0.0, "conv4": 0.7}
+    assert allocation.choose_levels(results, 100.0) == {name: 0.9 for name in table}
 
 
 def test_choose_levels_tolerates_float_rounding_of_percentages():
     results = {"baseline": {"accuracy": 100 * 3202 / 5000, "loss": 0.0},  # 64.04 - 63.04 = 1.000000000000007
                "records": [{"layer": "conv1", "level": 0.5, "accuracy": 100 * 3152 / 5000, "loss": 0.0}]}
-    assert sensitivity.choose_levels(results, 1.0) == {"conv1": 0.5}
+    assert allocation.choose_levels(results, 1.0) == {"conv1": 0.5}
 
 
 def test_levels_from_params_explicit_auto_and_unknown_layer():
@@ -104,9 +104,9 @@ def test_levels_from_params_explicit_auto_and_unknown_layer():
                            {"layer": "conv2", "level": 0.5, "accuracy": 80.0, "loss": 0.6},
                            {"layer": "conv2", "level": 0.9, "accuracy": 60.0, "loss": 1.0}]}
     layers = ["conv1", "conv2", "conv3"]
-    assert sensitivity.levels_from_params("auto", 1.0, results, layers) == {"conv1": 0.5, "conv2": 0.0}
+    assert allocation.levels_from_params("auto", 1.0, results, layers) == {"conv1": 0.5, "conv2": 0.0}
     expected = {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
-    assert sensitivity.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == expected
+    assert allocation.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == expected
     with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: unknown layer 'conv9'"), \
             param("structured_prune.ratios"):  # as the prune stages call it
-        sensitivity.levels_from_params({"conv9": 0.5}, 1.0, results, layers)
+        allocation.levels_from_params({"conv9": 0.5}, 1.0, results, layers)

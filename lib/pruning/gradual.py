@@ -12,6 +12,7 @@ import torch
 from torch.nn.utils import prune
 
 from lib import models
+from lib.pruning.unstructured_allocation import global_levels
 
 
 def cubic(step, final, initial, ramp, every):
@@ -61,3 +62,22 @@ def attach(model, levels_at, every):
             state["step"] += 1
 
     return model.register_forward_pre_hook(hook)
+
+
+def schedule(model, final, fixed, initial, ramp, every, global_target=None):
+    """levels_at(step) of a gradual run of `model`: each layer of `final` ({layer: level}) on its own
+    cubic ramp, or with `global_target`, one magnitude threshold over those layers' current weights at
+    the scheduled overall sparsity (global allocation); the `fixed` levels throughout."""
+    if global_target is None:
+        return lambda step: {**fixed, **{n: cubic(step, s, initial, ramp, every) for n, s in final.items()}}
+    return lambda step: {**fixed, **global_levels(effective_weights(model, final),
+                                                  cubic(step, global_target, initial, ramp, every))}
+
+
+def prune_while_training(model, levels_at, ramp, every, train):
+    """train(model) with the masks growing on `levels_at` (attach), then the final masks, however many
+    steps ran."""
+    handle = attach(model, levels_at, every)
+    train(model)
+    handle.remove()
+    return prune_to(model, levels_at(ramp))

@@ -69,31 +69,6 @@ def sweep(model, layers, levels, prune, images, labels, batch_size, device):
                         for layer in layers for level in levels]}
 
 
-def choose_levels(results, budget):
-    """{layer: the largest tested level whose accuracy drop from the baseline is at most `budget`
-    points (0.0 when none is)}, for every layer of a sweep's results."""
-    baseline = results["baseline"]["accuracy"]
-    chosen = {}
-    for r in results["records"]:
-        within = baseline - r["accuracy"] <= budget + 1e-9  # tolerate float rounding of percentages
-        chosen[r["layer"]] = max(chosen.get(r["layer"], 0.0), r["level"] if within else 0.0)
-    return chosen
-
-
-def levels_from_params(setting, budget, results, layers, optional=()):
-    """The per-layer levels a prune stage applies: `auto` -> choose_levels(results, budget); an
-    explicit mapping -> its levels, 0 for the `layers` it does not list; `optional` layers may be
-    listed too, and are left out when they are not (their level is set elsewhere). An unknown layer
-    name stops the stage before any work."""
-    if setting == "auto":
-        return choose_levels(results, budget)
-    unknown = [name for name in setting if name not in [*layers, *optional]]
-    if unknown:
-        raise UserError(f"unknown layer '{unknown[0]}'; "
-                        f"allowed: {', '.join([*layers, *optional])}")
-    return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in setting.items()}}
-
-
 def read_results(path):
     """A sweep's results from `path` (.pth as written by unstructured_sensitivity, else JSON), checked."""
     load = load_torch if path.endswith(".pth") else load_json
