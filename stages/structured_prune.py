@@ -5,6 +5,7 @@ norm recalibrated, the chosen ratios with their predicted and measured effect, a
 import torch
 
 from lib import config, models, stage
+from lib.batchnorm import recalibrate_batchnorm
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics, save_variant
@@ -12,7 +13,6 @@ from lib.pruning import allocation
 from lib.pruning.sensitivity import read_results
 from lib.pruning.structured import check_round_to, filters_to_keep, remove_filters
 from lib.pruning.structured_allocation import allocator
-from lib.batchnorm import recalibrate_batchnorm
 from lib.train import evaluate
 
 PARAMS = {

@@ -6,6 +6,7 @@ drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import torch
 
 from lib import config, cost, models, plots, stage
+from lib.batchnorm import recalibrate_batchnorm
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics
@@ -13,7 +14,6 @@ from lib.pruning import allocation
 from lib.pruning.sensitivity import read_results
 from lib.pruning.structured import check_round_to, remove_filters
 from lib.pruning.structured_allocation import allocator
-from lib.batchnorm import recalibrate_batchnorm
 from lib.train import evaluate
 
 ALLOCATIONS = ("uniform", "sensitivity")
