@@ -21,10 +21,12 @@ def param(key):
         raise UserError(f"params.yaml: {key}: {err}") from err
 
 
-# The signals that ask a process to stop: Ctrl-C in a terminal, a terminal closed, and what `kill`,
-# schedulers, CI time-outs and container runtimes send. Exit codes follow the shell's 128 + number.
-STOP_SIGNALS = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)",
-                signal.SIGHUP: "hung up (SIGHUP)"}
+# The signals that ask a process to stop: Ctrl-C in a terminal, what `kill`, schedulers, CI time-outs
+# and container runtimes send, and a terminal closed (no SIGHUP on Windows). Exit codes follow the
+# shell's 128 + number.
+STOP_SIGNALS = {getattr(signal, name): line for name, line in [
+    ("SIGINT", "interrupted (Ctrl-C)"), ("SIGTERM", "terminated (SIGTERM)"), ("SIGHUP", "hung up (SIGHUP)")]
+    if hasattr(signal, name)}
 
 
 class Stopped(KeyboardInterrupt):
