@@ -2,9 +2,7 @@
 device (no per-image PIL work in the training loop)."""
 import os
 
-import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from lib.errors import UserError
 from lib.io import load_torch
@@ -12,19 +10,6 @@ from lib.io import load_torch
 # CIFAR-10 channel statistics, used for every source so a model's input convention is fixed.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
-
-
-def stratified_split(labels, size, seed):
-    """(kept, taken) sorted index tensors: `size` indices taken with every class represented in proportion
-    (scikit-learn's train_test_split with stratify, seeded by `seed`)."""
-    n = len(labels)
-    if not 0 < size < n:
-        raise UserError(f"cannot take {size} of {n} images: the size must be between 1 and {n - 1}")
-    try:
-        kept, taken = train_test_split(np.arange(n), test_size=size, stratify=labels.numpy(), random_state=seed)
-    except ValueError as err:  # e.g. fewer images taken or kept than there are classes
-        raise UserError(f"cannot take a stratified {size} of {n} images: {err}") from err
-    return torch.from_numpy(np.sort(kept)), torch.from_numpy(np.sort(taken))
 
 
 def load_split(path, device="cpu"):

@@ -14,13 +14,14 @@ import tempfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import sklearn.datasets
 import torch
+from sklearn.model_selection import train_test_split
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import calculate_md5
 from torchvision.io import ImageReadMode, decode_image
 
-from lib.data import stratified_split
 from lib.errors import UserError
 
 # The official label order; alphabetical, so sorted image paths come out grouped by label.
@@ -30,6 +31,19 @@ ACCEPTED = ("the official cifar-10-python.tar.gz, its extracted cifar-10-batches
             "tree train/<class>/*.jpg|png and test/<class>/*.jpg|png (optionally inside one top folder), as a "
             "folder or a .tar/.tar.gz of one")
 DIGITS_TEST = 360  # 20% of scikit-learn's 1797 digits, held out as the test split
+
+
+def stratified_split(labels, size, seed):
+    """(kept, taken) sorted index tensors: `size` indices taken with every class represented in proportion
+    (scikit-learn's train_test_split with stratify, seeded by `seed`)."""
+    n = len(labels)
+    if not 0 < size < n:
+        raise UserError(f"cannot take {size} of {n} images: the size must be between 1 and {n - 1}")
+    try:
+        kept, taken = train_test_split(np.arange(n), test_size=size, stratify=labels.numpy(), random_state=seed)
+    except ValueError as err:  # e.g. fewer images taken or kept than there are classes
+        raise UserError(f"cannot take a stratified {size} of {n} images: {err}") from err
+    return torch.from_numpy(np.sort(kept)), torch.from_numpy(np.sort(taken))
 
 
 def read(source, local_path, seed):

@@ -5,7 +5,7 @@ import argparse
 import torch
 
 from lib import config, sources
-from lib.data import stratified_split
+from lib.sources import stratified_split
 from lib.errors import UserError, param, run
 from lib.io import save_json, save_torch
 

@@ -294,3 +294,47 @@ def test_real_local_copy():
         assert data[f"{split}_images"].shape == (10 * n, 3, 32, 32) and data[f"{split}_images"].dtype == torch.uint8
         assert torch.bincount(data[f"{split}_labels"], minlength=10).tolist() == [n] * 10
     assert data["classes"] == list(CLASSES)
+
+
+# --- stratified splits -------------------------------------------------------------------------
+
+def test_stratified_split_is_exact_disjoint_and_proportional():
+    labels = torch.arange(1000) % 10
+    kept, taken = sources.stratified_split(labels, 100, 1)
+    assert len(taken) == 100 and len(kept) == 900
+    assert set(kept.tolist()).isdisjoint(taken.tolist())
+    assert sorted(kept.tolist() + taken.tolist()) == list(range(1000))
+    assert torch.bincount(labels[taken]).tolist() == [10] * 10
+
+
+def test_stratified_split_uneven_classes_and_seed():
+    labels = torch.tensor([0] * 70 + [1] * 20 + [2] * 10)
+    _, a = sources.stratified_split(labels, 10, 3)
+    _, b = sources.stratified_split(labels, 10, 3)
+    _, c = sources.stratified_split(labels, 10, 4)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.bincount(labels[a]).tolist() == [7, 2, 1]
+
+
+def test_stratified_split_rejects_impossible_size():
+    with pytest.raises(UserError, match="between 1 and 9"):
+        sources.stratified_split(torch.arange(10), 10, 0)
+
+
+def test_stratified_split_too_small_for_the_classes_is_a_user_error():
+    with pytest.raises(UserError, match="cannot take a stratified 1 of 10 images"):
+        sources.stratified_split(torch.arange(10) % 2, 1, 0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_smallest_allowed_subset_keeps_every_class(seed):
+    """config allows subsets down to one image per class (10); on the real sources' labels (the digits'
+    classes are uneven: 174 to 183 images) the stratified split then keeps one image of every class."""
+    from sklearn.datasets import load_digits
+    labels = torch.as_tensor(load_digits().target)
+    for size in (10, 11, 19):
+        _, taken = sources.stratified_split(labels, size, seed)
+        assert (torch.bincount(labels[taken], minlength=10) >= 1).all()
+    cifar = torch.arange(50_000) % 10
+    _, taken = sources.stratified_split(cifar, 10, seed)
+    assert torch.bincount(cifar[taken]).tolist() == [1] * 10
