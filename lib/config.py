@@ -145,6 +145,12 @@ FINETUNE = {"pretrained": boolean, **RECIPE}
 MEASURE = Keys(batch_size=positive_int)  # how every variant is evaluated (measure.batch_size)
 
 
+def recipe(base, **changes):
+    """A training recipe (RECIPE's keys, for lib.train.fit): `base`'s values (finetune's, the baseline's
+    recipe) with `changes`: the one way a recovery or control recipe is derived from the baseline's."""
+    return {key: changes[key] if key in changes else base[key] for key in RECIPE}
+
+
 def _check(name, value, schema):
     if not isinstance(schema, dict):
         problem = schema(value)
@@ -172,7 +178,8 @@ def load(schema, rules=(), path=PARAMS_FILE):
     """The values of params.yaml that `schema` names ({section or top-level key: its check, a section's
     check being a dict of its keys' checks, or Keys for part of one}), validated, as {name: value} (a
     section holds just the keys its schema names). `rules`: (section, broken(values), what to do)
-    between keys of one section."""
+    between keys of one section, or with a tuple of sections between sections (broken({section:
+    values}); what to do: a phrase, or a function of those values)."""
     if not os.path.isfile(path):
         raise UserError(f"{path} not found; run the stages from the project's root folder.")
     with open(path) as f:
@@ -195,6 +202,10 @@ def load(schema, rules=(), path=PARAMS_FILE):
         _check(name, params[name], check)
         out[name] = {key: params[name][key] for key in check} if isinstance(check, dict) else params[name]
     for section, broken, advice in rules:
-        if section in out and broken(out[section]):
+        if isinstance(section, tuple) and set(section) <= set(out):
+            values = {name: out[name] for name in section}
+            if broken(values):
+                raise UserError(f"{path}: {advice(values) if callable(advice) else advice}.")
+        elif section in out and broken(out[section]):
             raise UserError(f"{path}: {section}: {advice}.")
     return out

@@ -17,7 +17,7 @@ PARAMS = {
 
 
 def main():
-    args, params, device, data = stage.start(__doc__, ["--data", "--model", "--metrics", "--live"], PARAMS)
+    args, params, device, data = stage.start(__doc__, ["--data", "--out", "--metrics", "--live"], PARAMS)
     m = params["model"]
     arch = models.architecture(m["arch"], m["head"], len(data["train"]["classes"]), models.scaled_filters(m["width"]))
     model = models.build(arch)
@@ -27,9 +27,9 @@ def main():
     model.to(device)
     fit(model, data["train"], data["val"], params["finetune"], device, params["seed"], args.live)
 
-    metrics = save_variant(model, arch, args.model, args.metrics, data, device, params["measure"],
+    metrics = save_variant(model, arch, args.out, args.metrics, data, device, params["measure"],
                            classes=data["train"]["classes"])
-    print(f"test accuracy {metrics['test_accuracy']:.2f}%  ->  {args.model}")
+    print(f"test accuracy {metrics['test_accuracy']:.2f}%  ->  {args.out}")
 
 
 if __name__ == "__main__":

@@ -41,31 +41,17 @@ def main():
     n = min(max(p["agreement_images"], p["num_images"], p["faithfulness_images"]), len(test["labels"]))
     idx = gradcam.pick_images(test["labels"], n, params["seed"])
     images, labels = test["images"][idx], test["labels"][idx]
-    targets = labels if p["target"] == "true" else None
     shown = [v for v in COLUMNS if p["include_unfinetuned"] or v != "structured"]
     loaded = {v: models.load_checkpoint(getattr(args, v), device)[0] for v in shown}  # all checked before any work
-    cams = {v: gradcam.compute_cams(model, p["target_layer"], images, targets, device) for v, model in loaded.items()}
+    cams = {v: gradcam.compute_cams(model, p["target_layer"], images, labels if p["target"] == "true" else None,
+                                    device) for v, model in loaded.items()}
 
     rows = min(p["num_images"], n)
     gradcam.comparison_figure(images[:rows], labels[:rows], test["classes"],
                               [(VARIANTS[v]["title"], c[:rows], pred[:rows], conf[:rows])
                                for v, (c, pred, conf) in cams.items()],
                               args.figure)
-    m, k = min(p["agreement_images"], n), min(p["faithfulness_images"], n)
-    ref_cams, ref_preds, _ = cams["original"]
-    metrics = {"images": m, "faithfulness_images": k, "road_percentiles": p["road_percentiles"]}
-    for v, (c, pred, _) in cams.items():
-        explained = pred[:k] if targets is None else labels[:k]
-        torch.manual_seed(params["seed"])  # the same imputation noise for every variant
-        metrics[v] = gradcam.summarize(gradcam.faithfulness(loaded[v], images[:k], c[:k], explained,
-                                                            p["road_percentiles"], device))
-        if v != "original":
-            metrics[v].update(gradcam.agreement(ref_cams[:m], c[:m], ref_preds[:m], pred[:m], p["top_k"]))
-        if VARIANTS[v]["pruned"]:  # the original's explanation, scored on the pruned model
-            explained = ref_preds[:k] if targets is None else labels[:k]
-            torch.manual_seed(params["seed"])
-            cross = gradcam.faithfulness(loaded[v], images[:k], ref_cams[:k], explained, p["road_percentiles"], device)
-            metrics[v].update({f"original_cams_{key}": value for key, value in gradcam.summarize(cross).items()})
+    metrics = scores(loaded, cams, images, labels, p, params["seed"], device)
     save_json(metrics, args.metrics)
     for v in cams:
         s = metrics[v]
@@ -73,6 +59,31 @@ def main():
               f"CAM-kept confidence change {s['cam_keep_change_mean']:+.4f}" + (
                   f", CAM correlation {s['cam_correlation_mean']:.3f}, same prediction {s['prediction_agreement']:.3f}"
                   if v != "original" else ""))
+
+
+def scores(loaded, cams, images, labels, p, seed, device):
+    """Per variant: the faithfulness of its own CAMs (ROAD, the CAM-kept confidence change) on the first
+    faithfulness_images, its attention agreement with the original on the first agreement_images, and
+    for a pruned variant the faithfulness of the original's CAMs scored on it."""
+    agreeing, faithful = min(p["agreement_images"], len(labels)), min(p["faithfulness_images"], len(labels))
+    ref_cams, ref_preds, _ = cams["original"]
+    metrics = {"images": agreeing, "faithfulness_images": faithful, "road_percentiles": p["road_percentiles"]}
+
+    def faithfulness(model, maps, preds):  # each model's CAMs explain its predicted (or the true) class
+        torch.manual_seed(seed)  # the same imputation noise for every variant
+        explained = (preds if p["target"] == "predicted" else labels)[:faithful]
+        return gradcam.summarize(gradcam.faithfulness(model, images[:faithful], maps[:faithful], explained,
+                                                      p["road_percentiles"], device))
+
+    for v, (maps, preds, _) in cams.items():
+        metrics[v] = faithfulness(loaded[v], maps, preds)
+        if v != "original":
+            metrics[v].update(gradcam.agreement(ref_cams[:agreeing], maps[:agreeing], ref_preds[:agreeing],
+                                                preds[:agreeing], p["top_k"]))
+        if VARIANTS[v]["pruned"]:  # the original's explanation, scored on the pruned model
+            cross = faithfulness(loaded[v], ref_cams, ref_preds)
+            metrics[v].update({f"original_cams_{key}": value for key, value in cross.items()})
+    return metrics
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ def main():
     arch, baseline = ckpt["architecture"], read_metrics(args.baseline_metrics)
 
     model = models.build(arch).to(device)  # a fresh initialisation, seeded by stage.start
-    hp = {**params["finetune"], "epochs": params["finetune"]["epochs"] + params["structured_finetune"]["epochs"]}
+    epochs = params["finetune"]["epochs"] + params["structured_finetune"]["epochs"]
+    hp = config.recipe(params["finetune"], epochs=epochs)
     fit(model, data["train"], data["val"], hp, device, params["seed"], args.live)
     metrics = save_variant(model, arch, args.out, args.metrics, data, device, params["measure"], baseline,
                            ckpt.get("classes"), epochs=hp["epochs"], filters=arch["filters"])

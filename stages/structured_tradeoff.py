@@ -5,13 +5,12 @@ on the test split; the structured variant before and after its recovery fine-tun
 drawn beside the curves -> plot data (a DVC plot) and a figure."""
 import torch
 
-from lib import config, cost, models, plots, stage
+from lib import config, cost, plots, stage
 from lib.batchnorm import recalibrate_batchnorm
 from lib.errors import param, run
 from lib.io import save_json
 from lib.measure import read_metrics
-from lib.pruning import allocation
-from lib.pruning.sensitivity import read_results
+from lib.pruning import study
 from lib.pruning.structured import check_round_to, remove_filters
 from lib.pruning.structured_allocation import allocator
 from lib.train import evaluate
@@ -30,45 +29,34 @@ def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--pruned", "--finetuned", "--dense-extra",
                   "--scratch", "--plot-data", "--figure"], PARAMS, splits=("train", "test"))
-    p, train, test = params["structured_prune"], data["train"], data["test"]
-    baseline, ckpt = models.load_checkpoint(args.model, device)
-    results, base = read_results(args.results), read_metrics(args.baseline_metrics)
-    pruned, finetuned, dense_extra, scratch = map(read_metrics, (args.pruned, args.finetuned, args.dense_extra,
-                                                                  args.scratch))
-    arch, convs = ckpt["architecture"], models.layer_names(baseline)
-    curves = allocation.curves(results, convs)
+    p, kind = params["structured_prune"], params["structured_prune"]["target_kind"]
+    base = study.baseline(args, device)
+    pruned, finetuned, scratch, dense_extra = map(read_metrics, (args.pruned, args.finetuned, args.scratch,
+                                                                  args.dense_extra))
     with param("structured_prune.round_to"):
-        check_round_to(arch["filters"], convs, p["round_to"])
+        check_round_to(base.arch["filters"], base.convs, p["round_to"])
 
-    allocators = {name: allocator(name, arch, convs, curves, p["target_kind"], p["round_to"])[:2]
+    def score(name, ratios):  # one-shot, batch norm recalibrated as structured_prune does, on the test split
+        model, new_arch = remove_filters(base.model, base.arch, ratios, p["round_to"])
+        recalibrate_batchnorm(model, data["train"], p["bn_recalibration_batches"], params["finetune"]["batch_size"],
+                              torch.Generator().manual_seed(params["seed"]))
+        return {f"{name}_achieved": 1 - cost.total(new_arch, kind) / cost.total(base.arch, kind),
+                name: evaluate(model, data["test"], params["measure"]["batch_size"], device)["accuracy"]}
+
+    allocators = {name: allocator(name, base.arch, base.convs, base.curves, kind, p["round_to"])
                   for name in ALLOCATIONS}
-    rows = []
-    for target in sorted(params["tradeoff"]["structured_targets"]):
-        row = {"target": target}
-        for name, (allocate, reachable) in allocators.items():
-            if target <= reachable:
-                model, new_arch = remove_filters(baseline, arch, allocate(target), p["round_to"])
-                kind = p["target_kind"]
-                row[f"{name}_achieved"] = 1 - cost.total(new_arch, kind) / cost.total(arch, kind)
-                recalibrate_batchnorm(model, train, p["bn_recalibration_batches"], params["finetune"]["batch_size"],
-                                      torch.Generator().manual_seed(params["seed"]))  # as structured_prune does
-                row[name] = evaluate(model, test, params["measure"]["batch_size"], device)["accuracy"]
-        rows.append(row)
-        print(f"reduction {target:.2f}: " + ", ".join(f"{name} {row[name]:.2f}% "
-                                                     f"(achieved {row[name + '_achieved']:.3f})"
-                                                     for name in ALLOCATIONS if name in row))
+    rows = study.tradeoff(params["tradeoff"]["structured_targets"], allocators, score, "reduction")
     save_json(rows, args.plot_data)
 
-    def reduction(m):
-        return 1 - m[p["target_kind"]] / base[p["target_kind"]]
+    def point(label, m):  # a model's reduction and test accuracy
+        return label, 1 - m[kind] / base.metrics[kind], m["test_accuracy"]
 
     plots.tradeoff_figure(
-        rows, ALLOCATIONS,
-        [("structured variant, one-shot", reduction(pruned), pruned["test_accuracy"]),
-         ("structured variant + fine-tune", reduction(finetuned), finetuned["test_accuracy"]),
-         ("scratch (control, same architecture)", reduction(scratch), scratch["test_accuracy"])],
-        [("original", base["test_accuracy"]), ("dense_extra", dense_extra["test_accuracy"])],
-        args.figure, f"fraction of the baseline's {'MACs' if p['target_kind'] == 'macs' else 'parameters'} removed",
+        rows, ALLOCATIONS, [point("structured variant, one-shot", pruned),
+                            point("structured variant + fine-tune", finetuned),
+                            point("scratch (control, same architecture)", scratch)],
+        [("original", base.metrics["test_accuracy"]), ("dense_extra", dense_extra["test_accuracy"])],
+        args.figure, f"fraction of the baseline's {'MACs' if kind == 'macs' else 'parameters'} removed",
         "Structured pruning: test accuracy against compression")
 
 

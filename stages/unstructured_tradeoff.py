@@ -8,8 +8,7 @@ from lib import config, models, plots, stage
 from lib.errors import run
 from lib.io import load_json, save_json
 from lib.measure import read_metrics
-from lib.pruning import allocation
-from lib.pruning.sensitivity import read_results
+from lib.pruning import study
 from lib.pruning.unstructured import apply_unstructured
 from lib.pruning.unstructured_allocation import allocator
 from lib.train import evaluate
@@ -22,29 +21,21 @@ def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--variant", "--chosen", "--dense-extra",
                   "--plot-data", "--figure"], PARAMS, splits=("test",))
-    test = data["test"]
-    baseline, _ = models.load_checkpoint(args.model, device)
-    results, base = read_results(args.results), read_metrics(args.baseline_metrics)
+    base = study.baseline(args, device)
     variant, dense_extra = read_metrics(args.variant), read_metrics(args.dense_extra)
     chosen = load_json(args.chosen, "chosen-levels report", keys=["allocation", "schedule", "conv_sparsity"])
-    convs = models.layer_names(baseline)
-    weights = {name: models.layer(baseline, name).weight for name in convs}
-    curves = allocation.curves(results, convs)
+    weights = {name: models.layer(base.model, name).weight for name in base.convs}
 
-    allocators = {name: allocator(name, weights, curves) for name in ALLOCATIONS}
-    rows = []
-    for target in sorted(params["tradeoff"]["unstructured_targets"]):
-        row = {"target": target}
-        for name, (allocate, reachable) in allocators.items():
-            if target <= reachable:  # the sensitivity allocation reaches only the sweep's largest levels
-                model = apply_unstructured(copy.deepcopy(baseline), allocate(target))
-                row[name] = evaluate(model, test, params["measure"]["batch_size"], device)["accuracy"]
-        rows.append(row)
-        print(f"sparsity {target:.2f}: " + ", ".join(f"{name} {row[name]:.2f}%" for name in ALLOCATIONS if name in row))
+    def score(name, levels):  # one-shot, on the test split
+        model = apply_unstructured(copy.deepcopy(base.model), levels)
+        return {name: evaluate(model, data["test"], params["measure"]["batch_size"], device)["accuracy"]}
+
+    allocators = {name: allocator(name, weights, base.curves) for name in ALLOCATIONS}
+    rows = study.tradeoff(params["tradeoff"]["unstructured_targets"], allocators, score, "sparsity")
     save_json(rows, args.plot_data)
     label = f"{chosen['allocation']}, {chosen['schedule']} + fine-tune (the variant)"
     plots.tradeoff_figure(rows, ALLOCATIONS, [(label, chosen["conv_sparsity"], variant["test_accuracy"])],
-                          [("original", base["test_accuracy"]), ("dense_extra", dense_extra["test_accuracy"])],
+                          [("original", base.metrics["test_accuracy"]), ("dense_extra", dense_extra["test_accuracy"])],
                           args.figure, "overall conv sparsity (fraction of conv weights zeroed)",
                           "Unstructured pruning: test accuracy against sparsity")
 

@@ -63,7 +63,7 @@ STAGE_PARAMS = {  # valid and small: a stage that gets past validation finishes 
     "unstructured_prune": {"finetune_epochs": 10, "gradual_every": 50, "gradual_ramp": 0.6},
     "structured_sensitivity": {"ratios": [0.25, 0.5]},
     "structured_finetune": {"epochs": 1, "batch_size": 8},
-    "dense_extra": {"epochs": 1},
+    "dense_extra": {"epochs": 1, "allow_unequal_budget": True},  # one epoch, not unstructured_prune's 10
     "gradcam": {"num_images": 4, "agreement_images": 20, "faithfulness_images": 4},
     "tradeoff": {"unstructured_targets": [0.5], "structured_targets": [0.3]},
 }

@@ -12,6 +12,7 @@ import torch
 from torch.nn.utils import prune
 
 from lib import models
+from lib.errors import UserError
 from lib.pruning.unstructured_allocation import global_levels
 
 
@@ -81,3 +82,17 @@ def prune_while_training(model, levels_at, ramp, every, train):
     train(model)
     handle.remove()
     return prune_to(model, levels_at(ramp))
+
+
+def prune_gradually(model, final, fixed, p, steps, global_target, train):
+    """Prune the dense `model` to `final` levels ({layer: level}; `fixed` ones throughout) while
+    train(model) runs its `steps` training steps, on the schedule `p` sets (unstructured_prune's
+    gradual_initial, gradual_ramp: the fraction of the steps the sparsity rises over, gradual_every:
+    the steps between mask updates), with `global_target` as for schedule()."""
+    ramp, every = round(p["gradual_ramp"] * steps), p["gradual_every"]
+    if ramp < 2 * every:
+        raise UserError(f"params.yaml: unstructured_prune.gradual_every = {every} leaves fewer than 3 mask "
+                        f"updates in the {ramp} steps of the schedule's ramp ({steps} training steps); lower "
+                        "it, or raise finetune_epochs or gradual_ramp")
+    levels_at = schedule(model, final, fixed, p["gradual_initial"], ramp, every, global_target)
+    return prune_while_training(model, levels_at, ramp, every, train)

@@ -7,13 +7,17 @@ from lib.pruning import allocation
 from lib.pruning.structured import kept_count
 
 
+def largest_ratio(arch):
+    """The largest fraction of filters removable from every layer of `arch` with a filter left in each."""
+    return min(1 - 1 / n for n in arch["filters"])
+
+
 def allocator(method, arch, convs, curves_, kind, round_to):
-    """(allocate, reachable, hi) for structured pruning of a model of architecture `arch`:
+    """(allocate, reachable) for structured pruning of a model of architecture `arch`:
     allocate(target) -> {conv: fraction of filters removed} by the allocation `method` (uniform or
     sensitivity), filter counts rounded to multiples of `round_to`, removing a fraction `target` of the baseline's
     MACs or parameters (`kind`), or, for a mapping such as {"macs": 0.5, "params": 0.7}, at least each
-    of those fractions at once; the largest `kind` target it can reach; and the largest ratio that
-    keeps a filter in every layer.
+    of those fractions at once; and the largest `kind` target it can reach.
 
     A joint target is allocated as one resource, the mean over its kinds of the share of each
     kind's target met (capped at 1), which reaches 1 exactly when every kind's target is met: a
@@ -26,7 +30,7 @@ def allocator(method, arch, convs, curves_, kind, round_to):
                                       for name, n in zip(convs, arch["filters"])]}
         return {k: 1 - cost.total(shrunk, k) / total for k, total in base.items()}
 
-    hi = min(1 - 1 / n for n in arch["filters"])
+    hi = largest_ratio(arch)
     top = {n: hi if method == "uniform" else max(curves_[n][0]) for n in convs}
 
     def allocate(target):
@@ -46,4 +50,4 @@ def allocator(method, arch, convs, curves_, kind, round_to):
         return (allocation.uniform(convs, resource, goal, hi) if method == "uniform"
                 else allocation.sensitivity(curves_, resource, goal))
 
-    return allocate, removed(top)[kind] - 1e-6, hi
+    return allocate, removed(top)[kind] - 1e-6
