@@ -12,7 +12,7 @@ from conftest import SMALL_FILTERS, make_split
 from lib import models
 from lib.data import normalize
 from lib.errors import UserError
-from lib.pruning import structured
+from lib.pruning import structured, unstructured
 
 tp = pytest.importorskip("torch_pruning")
 
@@ -145,3 +145,29 @@ def test_scores_decide_which_filters_remove_filters_keeps():
     assert torch.equal(models.layer(masked, "conv1").weight[0], conv.weight[0])
     with pytest.raises(UserError, match="one score per filter of conv1"):
         structured.filters_to_keep(model, ratios, scores={"conv1": torch.zeros(3)})
+
+
+# --- unstructured random masks ------------------------------------------------------------------
+
+SPARSITIES = {"conv1": 0.3, "conv5": 0.9, "fc1": 0.5}
+
+
+def test_random_unstructured_masks_are_exact_seeded_and_not_magnitude():
+    masks = {}
+    for key, criterion, seed in (("a", "random", 1), ("again", "random", 1), ("b", "random", 2),
+                                 ("magnitude", "magnitude", None)):
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        model = unstructured.apply_unstructured(tiny_model(), SPARSITIES, criterion, generator)
+        masks[key] = {n: models.layer(model, n).weight_mask.clone() for n in SPARSITIES}
+        for name, s in SPARSITIES.items():
+            layer = models.layer(model, name)
+            assert int((layer.weight_mask == 0).sum()) == round(s * layer.weight.numel()), (key, name)
+            assert torch.equal(layer.weight, layer.weight_orig * layer.weight_mask)
+    for name in SPARSITIES:
+        assert torch.equal(masks["a"][name], masks["again"][name])
+        assert not torch.equal(masks["a"][name], masks["b"][name])
+        assert not torch.equal(masks["a"][name], masks["magnitude"][name])
+    with pytest.raises(UserError, match="Generator"):
+        unstructured.apply_unstructured(tiny_model(), SPARSITIES, "random")
+    with pytest.raises(UserError, match="unknown unstructured criterion 'l2'"):
+        unstructured.apply_unstructured(tiny_model(), SPARSITIES, "l2")
