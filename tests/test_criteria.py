@@ -12,7 +12,7 @@ from conftest import SMALL_FILTERS, make_split
 from lib import models
 from lib.data import normalize
 from lib.errors import UserError
-from lib.pruning import structured, unstructured
+from lib.pruning import structured, unstructured, unstructured_allocation
 
 tp = pytest.importorskip("torch_pruning")
 
@@ -171,3 +171,46 @@ def test_random_unstructured_masks_are_exact_seeded_and_not_magnitude():
         unstructured.apply_unstructured(tiny_model(), SPARSITIES, "random")
     with pytest.raises(UserError, match="unknown unstructured criterion 'l2'"):
         unstructured.apply_unstructured(tiny_model(), SPARSITIES, "l2")
+
+
+# --- LAMP ---------------------------------------------------------------------------------------
+
+def brute_force_lamp(w):
+    """Each weight's LAMP score by its definition: w_u^2 over the sum of w_v^2 for |w_v| >= |w_u|."""
+    flat = w.flatten().double()
+    return torch.stack([u ** 2 / (flat[flat.abs() >= u.abs()] ** 2).sum() for u in flat]).view(w.shape)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lamp_scores_match_their_definition(seed):
+    g = torch.Generator().manual_seed(seed)
+    for shape in ((5, 3, 3, 3), (40,), (7, 9)):
+        w = torch.randn(shape, generator=g) * 2
+        assert torch.allclose(unstructured_allocation.lamp_scores(w), brute_force_lamp(w), rtol=1e-9)
+
+
+@pytest.mark.parametrize("target", [0.0, 0.37, 0.8])
+def test_lamp_levels_zero_the_lowest_scores_over_all_layers(target):
+    g = torch.Generator().manual_seed(0)
+    weights = {"a": torch.randn(4, 3, 3, 3, generator=g), "b": 0.1 * torch.randn(50, generator=g),
+               "c": 5 * torch.randn(6, 10, generator=g)}
+    levels = unstructured_allocation.lamp_levels(weights, target)
+    total = sum(w.numel() for w in weights.values())
+    assert sum(levels[k] * w.numel() for k, w in weights.items()) == pytest.approx(round(target * total))
+    scores = torch.cat([brute_force_lamp(w).flatten() for w in weights.values()])
+    threshold = scores.sort().values[round(target * total) - 1] if target else -1.0
+    for name, w in weights.items():
+        assert levels[name] == pytest.approx(float((brute_force_lamp(w) <= threshold).double().mean())), name
+
+
+def test_lamp_keeps_every_layers_largest_weight_where_global_magnitude_empties_a_layer():
+    g = torch.Generator().manual_seed(0)
+    weights = {"big": 10 * torch.randn(100, generator=g), "small": 0.01 * torch.randn(100, generator=g),
+               "mid": torch.randn(100, generator=g)}
+    assert unstructured_allocation.global_levels(weights, 0.99)["small"] == 1.0
+    levels = unstructured_allocation.lamp_levels(weights, 0.99)
+    assert levels == {name: 0.99 for name in weights}  # 3 weights left of 300: one per layer, its largest
+    for w in weights.values():
+        assert unstructured_allocation.lamp_scores(w).argmax() == w.abs().argmax()
+    allocate, reachable = unstructured_allocation.allocator("lamp", weights, None)
+    assert reachable == 0.99 and allocate(0.5) == unstructured_allocation.lamp_levels(weights, 0.5)
