@@ -12,6 +12,8 @@ achieve. The allocations:
   curves, the usual shape);
 - global (unstructured only, lib.pruning.unstructured): one magnitude threshold over all the layers'
   weights together;
+- lamp (unstructured only): one threshold over all the layers' LAMP scores (magnitudes normalised
+  within each layer, Lee et al. 2021);
 - per_layer: each layer alone at its largest tested level within a per-layer budget (the original
   notebooks' rule; it bounds no combined drop).
 `largest_within` turns a budget in points into the largest target whose measured combined drop

@@ -1,18 +1,99 @@
-"""Structured filter pruning: rank a conv layer's filters by L1 norm, then either zero the lowest ones in
+"""Structured filter pruning: rank a conv layer's filters by an importance criterion (L1 norm by default;
+L2 norm, random, batch-norm scale or first-order Taylor: filter_scores), then either zero the lowest ones in
 place (mask_filters) or build a physically smaller VGG-11 without them (remove_filters) (how a reduction of
 MACs or parameters is spread over the layers: lib.pruning.structured_allocation). Layers are named
 as in lib.models; a ratio is the fraction of a layer's filters removed: round(ratio * count) of them.
 """
+import itertools
+import warnings
+
 import torch
 from torch import nn
 
-from lib import models
+from lib import data, models
 from lib.errors import UserError
+from lib.train import autocast
+
+CRITERIA = ("l1", "l2", "random", "bn_scale", "taylor")
 
 
 def filter_norms(conv):
     """L1 norm of each output filter of a Conv2d."""
     return conv.weight.detach().abs().sum(dim=(1, 2, 3))
+
+
+def _bn_after(model, index):
+    """The BatchNorm2d right after features[index], or None."""
+    following = model.features[index + 1]
+    return following if isinstance(following, nn.BatchNorm2d) else None
+
+
+def taylor_gradients(model, split, batches, batch_size, generator, device):
+    """{conv name: the loss gradient of its weight, summed over `batches` shuffled full batches of `split`}
+    (normalised as in training, lib.data.batches; no augmentation; the model in eval mode, under the one
+    autocast policy), for the taylor criterion. Gradients are cleared before and after, and the model's mode
+    is put back, so the model is left as it was. A split without one full batch is refused; one with fewer
+    full batches than asked gives all it has, with a warning."""
+    available = len(split["labels"]) // batch_size
+    if batches < 1 or not available:
+        raise UserError(f"Taylor importance needs at least one full batch of {batch_size} images (asked for "
+                        f"{batches} batches; the split has {len(split['labels'])} images): use at least one batch, "
+                        "a smaller batch size or more images")
+    if available < batches:
+        warnings.warn(f"Taylor importance asked for {batches} batches of {batch_size}; the split holds {available}: "
+                      f"using {available}", stacklevel=2)
+    was_training = model.training
+    model.eval().zero_grad(set_to_none=True)
+    layers = models.convs(model)
+    with torch.enable_grad():
+        drawn = data.batches(split["images"], split["labels"], batch_size, generator, True)
+        for x, y in itertools.islice(drawn, batches):
+            with autocast(device):
+                loss = nn.functional.cross_entropy(model(x.to(device)).float(), y.to(device))
+            loss.backward()
+    gradients = {name: conv.weight.grad.detach().clone() for name, _, conv in layers}
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return gradients
+
+
+def filter_scores(model, criterion, generator=None, gradients=None):
+    """{conv name: 1-D tensor, one importance score per filter} for every conv layer; the lowest are removed
+    first. l1 and l2: the norm of the filter's weights; random: uniform draws from `generator` (a seeded
+    torch.Generator), layer by layer in conv order; bn_scale: |gamma| of the batch norm after the conv
+    (Network Slimming, Liu et al. 2017); taylor: first-order Taylor importance, sum over the filter of
+    |w * dL/dw| (Molchanov et al. 2019, as Torch-Pruning's TaylorImportance scores a conv's output
+    channels), from `gradients` as taylor_gradients returns them."""
+    if criterion not in CRITERIA:
+        raise UserError(f"unknown filter criterion '{criterion}'; allowed: {', '.join(CRITERIA)}")
+    if criterion == "random" and generator is None:
+        raise UserError("the random criterion needs a seeded torch.Generator, for reproducible draws")
+    if criterion == "taylor" and gradients is None:
+        raise UserError("the taylor criterion needs the loss gradients of the conv weights (taylor_gradients)")
+    scores = {}
+    for name, index, conv in models.convs(model):
+        w = conv.weight.detach()
+        if criterion == "l1":
+            scores[name] = filter_norms(conv)
+        elif criterion == "l2":
+            scores[name] = torch.linalg.vector_norm(w, dim=(1, 2, 3))
+        elif criterion == "random":
+            scores[name] = torch.rand(conv.out_channels, generator=generator)
+        elif criterion == "bn_scale":
+            bn = _bn_after(model, index)
+            if bn is None:
+                raise UserError(f"the bn_scale criterion ranks filters by the batch-norm scale after each conv, and "
+                                f"{name} has no batch norm after it: this architecture has no batch norm (e.g. arch "
+                                "vgg11); use vgg11_bn or another criterion")
+            scores[name] = bn.weight.detach().abs()
+        else:
+            grad = gradients.get(name)
+            if grad is None or grad.shape != w.shape:
+                found = "none" if grad is None else f"shape {tuple(grad.shape)}"
+                raise UserError(f"the taylor criterion needs a gradient of {name}'s weight, shape {tuple(w.shape)}; "
+                                f"found {found}: compute the gradients on this model (taylor_gradients)")
+            scores[name] = (w * grad.to(w.device)).abs().sum(dim=(1, 2, 3))
+    return scores
 
 
 def check_round_to(filters, names, round_to):
@@ -34,10 +115,11 @@ def kept_count(n, ratio, round_to=1):
     return kept
 
 
-def filters_to_keep(model, ratios, round_to=1):
-    """{conv name: sorted indices of the filters kept} when the lowest-L1 filters of each named conv
-    layer are removed, kept_count(filters, ratio, round_to) of them staying. Call it with the largest
-    ratios up front to stop a stage before any work."""
+def filters_to_keep(model, ratios, round_to=1, scores=None):
+    """{conv name: sorted indices of the filters kept} when the lowest-scoring filters of each named conv
+    layer are removed, kept_count(filters, ratio, round_to) of them staying. Scores are `scores`
+    ({conv name: one per filter}, filter_scores) when given, else the L1 norms; ties keep the later filter.
+    Call it with the largest ratios up front to stop a stage before any work."""
     keep = {}
     for name, ratio in ratios.items():
         conv = models.layer(model, name)
@@ -49,21 +131,22 @@ def filters_to_keep(model, ratios, round_to=1):
             raise UserError(f"removing a fraction {ratio} of the {n} filters of {name} would leave "
                             f"{n - removed} filters; use a ratio in [0, 1) that keeps at least one "
                             f"(at most {n - 1} of its {n} filters removed)")
-        order = torch.argsort(filter_norms(conv), stable=True)
+        if scores is None:
+            order = torch.argsort(filter_norms(conv), stable=True)
+        else:
+            if name not in scores or scores[name].shape != (n,):
+                found = "none" if name not in scores else f"shape {tuple(scores[name].shape)}"
+                raise UserError(f"the filter scores must hold one score per filter of {name} ({n}); found {found}")
+            order = torch.argsort(scores[name], stable=True)
         keep[name] = sorted(order[n - kept_count(n, ratio, round_to):].tolist())
     return keep
 
 
-def _bn_after(model, index):
-    """The BatchNorm2d right after features[index], or None."""
-    following = model.features[index + 1]
-    return following if isinstance(following, nn.BatchNorm2d) else None
-
-
-def mask_filters(model, ratios):
-    """Zero, in place, the filters filters_to_keep would remove: their weights and bias, and the
-    following batch norm's weight and bias, so those channels are exactly 0 after normalisation."""
-    keep = filters_to_keep(model, ratios)
+def mask_filters(model, ratios, scores=None):
+    """Zero, in place, the filters filters_to_keep would remove (ranked by `scores` when given): their weights
+    and bias, and the following batch norm's weight and bias, so those channels are exactly 0 after
+    normalisation."""
+    keep = filters_to_keep(model, ratios, scores=scores)
     with torch.no_grad():
         for name, index, conv in models.convs(model):
             if name not in keep:
@@ -76,13 +159,14 @@ def mask_filters(model, ratios):
     return model
 
 
-def remove_filters(model, arch, ratios, round_to=1):
-    """(new model, new arch): a VGG-11 built by models.build with the reduced filter counts, holding
+def remove_filters(model, arch, ratios, round_to=1, scores=None):
+    """(new model, new arch): a VGG-11 built by models.build with the reduced filter counts (the filters
+    filters_to_keep keeps, ranked by `scores` when given), holding
     what remains of `model` (an ordinary one, without pruning masks): the kept filters, biases and
     batch-norm parameters and statistics, the next conv's matching input channels, and the
     classifier's matching input features (a channel is a block of 1 feature in the `cifar` head and
     of 7x7 in the `imagenet` head)."""
-    keep = filters_to_keep(model, ratios, round_to=round_to)
+    keep = filters_to_keep(model, ratios, round_to=round_to, scores=scores)
     layers = models.convs(model)
     kept = [torch.tensor(keep.get(name, range(conv.out_channels))) for name, _, conv in layers]
     new_arch = {**arch, "filters": [len(k) for k in kept]}

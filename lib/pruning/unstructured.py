@@ -1,20 +1,38 @@
-"""Unstructured magnitude pruning: torch.nn.utils.prune's L1 masks on single weights, their sparsity, and a
-sparse export (how an overall sparsity is spread over the layers: lib.pruning.unstructured_allocation).
-Layers are named as in lib.models: conv1..conv8, fc1..fc3; a sparsity is the
-fraction of a layer's weights zeroed.
+"""Unstructured pruning: torch.nn.utils.prune masks on single weights (the smallest magnitudes, or random
+ones as the control), their sparsity, and a sparse export (how an overall sparsity is spread over the layers:
+lib.pruning.unstructured_allocation). Layers are named as in lib.models: conv1..conv8, fc1..fc3; a sparsity
+is the fraction of a layer's weights zeroed.
 """
 import numpy as np
 import torch
 from torch.nn.utils import prune
 
 from lib import models
+from lib.errors import UserError
+
+CRITERIA = ("magnitude", "random")
 
 
-def apply_unstructured(model, sparsities):
-    """L1-magnitude prune each named layer's weight in place, keeping the weight_orig/weight_mask
-    reparametrisation, so a fine-tune keeps the pruned weights exactly zero."""
+def apply_unstructured(model, sparsities, criterion="magnitude", generator=None):
+    """Prune each named layer's weight in place, round(sparsity * weights) of them, keeping the
+    weight_orig/weight_mask reparametrisation, so a fine-tune keeps the pruned weights exactly zero.
+    magnitude: the smallest |w| (L1 unstructured); random: weights drawn from `generator` (a seeded
+    torch.Generator), layer by layer in the order of `sparsities`."""
+    if criterion not in CRITERIA:
+        raise UserError(f"unknown unstructured criterion '{criterion}'; allowed: {', '.join(CRITERIA)}")
+    if criterion == "random" and generator is None:
+        raise UserError("the random criterion needs a seeded torch.Generator, for reproducible masks")
     for name, amount in sparsities.items():
-        prune.l1_unstructured(models.layer(model, name), "weight", amount=float(amount))
+        module = models.layer(model, name)
+        if criterion == "magnitude":
+            prune.l1_unstructured(module, "weight", amount=float(amount))
+            continue
+        if not 0 <= amount <= 1:
+            raise UserError(f"a sparsity is a fraction of the weights in [0, 1]; {name} has {amount}")
+        n = module.weight.numel()
+        mask = torch.ones(n)
+        mask[torch.randperm(n, generator=generator)[:round(amount * n)]] = 0
+        prune.custom_from_mask(module, "weight", mask.view_as(module.weight).to(module.weight.device))
     return model
 
 

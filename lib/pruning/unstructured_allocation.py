@@ -1,6 +1,6 @@
 """How an overall conv sparsity (the fraction of all conv weights zeroed) is spread over the layers:
-one global magnitude threshold, the same sparsity everywhere, or the sensitivity allocation
-(lib.pruning.allocation, the engine both families share)."""
+one global magnitude threshold, one global threshold on LAMP scores, the same sparsity everywhere, or the
+sensitivity allocation (lib.pruning.allocation, the engine both families share)."""
 import torch
 
 from lib.pruning import allocation
@@ -23,6 +23,27 @@ def global_levels(weights, target):
     return {layer: c / w.numel() for (layer, w), c in zip(weights.items(), pruned)}
 
 
+def lamp_scores(weight):
+    """LAMP score of each weight, in its shape (Lee et al. 2021, "Layer-adaptive sparsity for the
+    magnitude-based pruning"): w_u^2 over the sum of w_v^2 for the layer's weights v from u up in
+    ascending magnitude order (suffix sums of the sorted squares, in float64; a weight that is 0 with
+    only zeros above it scores 0). The layer's largest weight scores 1, the most any weight can."""
+    squares = weight.detach().flatten().cpu().double() ** 2
+    sorted_squares, order = squares.sort(stable=True)
+    suffix = sorted_squares.flip(0).cumsum(0).flip(0)
+    scores = torch.empty_like(squares)
+    scores[order] = torch.where(suffix > 0, sorted_squares / suffix, 0.0)
+    return scores.view(weight.shape)
+
+
+def lamp_levels(weights, target):
+    """{layer: fraction of its weights zeroed} when the round(target * total) lowest LAMP scores of all
+    `weights` ({layer: tensor}) together are zeroed (one threshold on the scores, ties broken by order
+    as in global_levels, so the count is exact). A layer's largest weight is pruned last: every layer
+    keeps at least one weight while fewer weights are zeroed than there are outside the layers' largest."""
+    return global_levels({layer: lamp_scores(w) for layer, w in weights.items()}, target)
+
+
 def conv_sparsity(weights):
     """resource(levels) for unstructured pruning: the fraction of all conv weights ({layer: tensor})
     that per-layer levels zero."""
@@ -32,11 +53,13 @@ def conv_sparsity(weights):
 
 def allocator(method, weights, curves_):
     """(allocate, reachable): allocate(target) -> {conv: sparsity} reaching an overall conv sparsity
-    `target` by the allocation `method` (global, uniform or sensitivity), and the largest target it can
+    `target` by the allocation `method` (global, lamp, uniform or sensitivity), and the largest target it can
     reach."""
     resource = conv_sparsity(weights)
     if method == "global":
         return (lambda target: global_levels(weights, target)), 0.99
+    if method == "lamp":
+        return (lambda target: lamp_levels(weights, target)), 0.99
     if method == "uniform":
         return (lambda target: allocation.uniform(list(weights), resource, target, hi=0.999)), 0.99
     most = resource({n: max(curves_[n][0]) for n in weights})
