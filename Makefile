@@ -1,6 +1,7 @@
 # Quick start:  make demo   (whole pipeline on the offline digits data, about 10 minutes on 2 CPU cores)
 #               make test   (unit tests + end-to-end dvc repro on a tiny configuration)
-# Both create the virtual environment from requirements.txt first.
+#               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
+# Each creates the virtual environment from requirements.txt first.
 
 SHELL := /bin/bash
 VENV := .venv

@@ -30,11 +30,12 @@ INTERVAL = ("two-sided 95 % t-interval over seeds of the paired difference (vari
 
 
 def experiments(records):
-    """(finished, set aside) from parsed `dvc exp show --json` output (a list, or several lists joined):
+    """(finished, set aside) from parsed `dvc exp show --json` output (a list, or several lists joined;
+    an experiment listed twice, same name and commit, counts once):
     finished is [{"name", "rev", "params", "metrics"}], params being params.yaml's data and metrics
     {path: data dict or None where DVC reports an error}; set aside is [(name, state)] of the
     experiments queued, running or failed."""
-    finished, aside = [], []
+    finished, aside, seen = [], [], set()
     if not isinstance(records, list):
         raise UserError("the `dvc exp show --json` output is not a list of commits; pass what `dvc exp show "
                         "--json` prints")
@@ -46,6 +47,9 @@ def experiments(records):
             name = exp.get("name") or (revs[0].get("name") if revs else None)
             state = (exp.get("executor") or {}).get("state")
             tip = revs[0] if revs else {}
+            if (name, tip.get("rev")) in seen:  # the same experiment in two saved outputs: once
+                continue
+            seen.add((name, tip.get("rev")))
             if state not in (None, "success") or tip.get("error") or not tip.get("data"):
                 aside.append((name, state or "failed"))
                 continue

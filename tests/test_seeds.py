@@ -162,6 +162,7 @@ def test_bad_input_is_refused_by_name():
     twice[1]["experiments"].append(experiment("seeds-seed1-again", 1, PER_SEED[1]))
     with pytest.raises(UserError, match="duplicate seeds: seed 1: seeds-seed1, seeds-seed1-again"):
         collect(twice)
+    assert collect(sweep(PER_SEED) + sweep(PER_SEED))[0] == collect(sweep(PER_SEED))[0]  # two saved outputs
     with pytest.raises(UserError, match="no variant has the metric 'accuracy'; the metrics files hold: test_acc"):
         collect(sweep(PER_SEED), metric="accuracy")
     with pytest.raises(UserError, match="not a list"):
