@@ -1,6 +1,7 @@
 # Quick start:  make demo   (whole pipeline on the offline digits data, about 10 minutes on 2 CPU cores)
 #               make test   (unit tests + end-to-end dvc repro on a tiny configuration)
-# Both create the virtual environment from requirements.txt first.
+#               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
+# Each creates the virtual environment from requirements.txt first.
 
 SHELL := /bin/bash
 VENV := .venv
@@ -17,7 +18,17 @@ DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=15 
 	-S structured_finetune.epochs=4 -S dense_extra.epochs=4 -S gradcam.faithfulness_images=60 \
 	-S 'tradeoff.unstructured_targets=[0.5,0.8,0.9,0.95]' -S 'tradeoff.structured_targets=[0.35,0.5,0.65]'
 
-.PHONY: setup test demo bench
+# The seed sweep (docs/seeds.md): one DVC experiment per seed, named $(PREFIX)-seed<k>, each with the same
+# EXP_PARAMS, run one after another in the workspace, then collected by tools.seeds into reports/seeds/.
+# Sequential rather than `dvc exp run --queue` + `dvc queue start`: a failure stops the sweep at once with the
+# stage's error on this terminal, and make returns when every result is in (the queue's workers run on in the
+# background). DVC refuses an experiment name it already has: a second sweep takes another PREFIX.
+#   make seeds SEEDS="0 1 2" EXP_PARAMS="-S data.source=digits -S finetune.epochs=15" PREFIX=digits
+SEEDS := 0 1 2
+PREFIX := seeds
+EXP_PARAMS :=
+
+.PHONY: setup test demo bench seeds
 setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +53,16 @@ demo: setup
 	@echo "dvc plots show (writes dvc_plots/index.html)."
 	@echo "NOTE: params.yaml now holds the demo's settings (git diff params.yaml); the run is also"
 	@echo "saved as a DVC experiment (dvc exp show). Return to the CIFAR-10 defaults: git checkout params.yaml"
+
+seeds: setup
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make seeds needs the git clone of this project"; exit 1; }
+	set -e; for k in $(SEEDS); do \
+		echo "== seed $$k: dvc exp run --name $(PREFIX)-seed$$k -S seed=$$k $(EXP_PARAMS)"; \
+		dvc exp run --name $(PREFIX)-seed$$k -S seed=$$k $(EXP_PARAMS); \
+	done
+	$(PY) -m tools.seeds --prefix $(PREFIX) --seeds $(SEEDS) --out-dir reports/seeds
+	@echo "NOTE: params.yaml now holds the last seed's settings (git diff params.yaml); every seed is a DVC"
+	@echo "experiment (dvc exp show). Return to the defaults: git checkout params.yaml"
 
 bench: setup
 	$(PY) -m benchmarks.bench_loops
