@@ -115,9 +115,9 @@ def per_layer(v):
 # Every top-level name params.yaml may hold, in its order. The schema of each is declared by the stages
 # that read it (PARAMS beside each stage's main): a stage owns its section's schema, so a change to it
 # re-runs only the stages that read that section. The schemas of the sections most stages read are here.
-SECTIONS = ("seed", "device", "data", "model", "finetune", "measure", "timing", "unstructured_sensitivity",
-            "unstructured_prune", "structured_sensitivity", "structured_prune", "structured_finetune", "dense_extra",
-            "tradeoff", "gradcam")
+SECTIONS = ("seed", "device", "precision", "deterministic", "data", "model", "finetune", "measure", "timing",
+            "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity", "structured_prune",
+            "structured_finetune", "dense_extra", "tradeoff", "gradcam")
 
 
 class Keys(dict):
@@ -131,6 +131,8 @@ def keys(schema, *names):
 
 
 SEED = int_in(0, 2**32 - 1, " (NumPy's seed range)")
+RUN = {"seed": SEED, "device": device, "precision": choice("auto", "fp32", "bf16"), "deterministic": boolean}
+# the top-level keys every stage that trains or evaluates reads (lib.stage.start)
 RECIPE = {  # a training recipe: the hyperparameters of lib.train.fit
     "epochs": positive_int,
     "batch_size": positive_int,

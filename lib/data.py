@@ -1,5 +1,8 @@
 """Splits as uint8 tensors in memory, and batches cut, normalised and augmented as tensors on the
-device (no per-image PIL work in the training loop)."""
+device (no per-image PIL work in the training loop, and on CUDA no host synchronisation per batch:
+the augmentation's random numbers are drawn on the CPU generator, the seeded stream every device
+shares, and copied asynchronously from pinned memory)."""
+import functools
 import os
 
 import torch
@@ -27,10 +30,23 @@ def load_split(path, device="cpu"):
     return {**split, "images": split["images"].to(device), "labels": split["labels"].to(device)}
 
 
+def to_device(t, device):
+    """A CPU tensor on `device`: on CUDA an asynchronous copy from pinned memory (no host sync)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+@functools.cache
+def _constants(device):
+    """(mean, 1 / std) in uint8 units on `device`, built once per device."""
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1) * 255
+    return mean.to(device), (1 / (torch.tensor(STD).view(1, 3, 1, 1) * 255)).to(device)
+
+
 def normalize(images):
     """uint8 NCHW -> float NCHW, normalised with the CIFAR-10 statistics."""
-    mean = torch.tensor(MEAN, device=images.device).view(1, 3, 1, 1) * 255
-    scale = 1 / (torch.tensor(STD, device=images.device).view(1, 3, 1, 1) * 255)
+    mean, scale = _constants(images.device)
     return images.float().sub_(mean).mul_(scale)
 
 
@@ -44,9 +60,11 @@ def augment(x, generator=None, pad=4):
     """Random crop of the image reflection-padded by `pad` pixels, and a random horizontal flip, per
     image: one gather of computed indices (any dtype, no padded copy, no per-image loop)."""
     n, c, h, w = x.shape
-    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(x.device)
-    flip = (torch.rand(n, 1, generator=generator) < 0.5).to(x.device)
+    draws = torch.cat([torch.randint(0, 2 * pad + 1, (n, 1), generator=generator),
+                       torch.randint(0, 2 * pad + 1, (n, 1), generator=generator),
+                       (torch.rand(n, 1, generator=generator) < 0.5).long()], dim=1)
+    draws = to_device(draws, x.device)  # one copy per batch
+    dy, dx, flip = draws[:, 0:1], draws[:, 1:2], draws[:, 2:3].bool()
     cols = torch.arange(w, device=x.device)
     cols = torch.where(flip, cols.flip(0), cols)  # flipping the crop = reading its columns backwards
     rows = _reflect(dy + torch.arange(h, device=x.device) - pad, h)
@@ -66,7 +84,7 @@ def batches(images, labels, batch_size, generator=None, drop_last=False, use_aug
     """(normalised float images, labels) batches, shuffled when a generator is given, augmented
     (on the uint8 images, before normalisation) when use_augment is set."""
     n = len(labels)
-    order = torch.randperm(n, generator=generator).to(labels.device) if generator is not None else None
+    order = to_device(torch.randperm(n, generator=generator), labels.device) if generator is not None else None
     for start in range(0, n - batch_size + 1 if drop_last else n, batch_size):
         idx = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
         x = augment(images[idx], generator) if use_augment else images[idx]

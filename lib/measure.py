@@ -6,7 +6,7 @@ import os
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lib import models
+from lib import models, precision
 from lib.io import load_json, save_json
 from lib.train import evaluate
 
@@ -34,7 +34,8 @@ def macs(model, image_size=32):
 
 
 def measure(model, checkpoint_path, val, test, device, cfg):
-    """The common metrics of one saved model variant."""
+    """The common metrics of one saved model variant, with the precision and memory format its
+    accuracies were measured in."""
     val_metrics = evaluate(model, val, cfg["batch_size"], device)
     test_metrics = evaluate(model, test, cfg["batch_size"], device)
     return {
@@ -45,6 +46,7 @@ def measure(model, checkpoint_path, val, test, device, cfg):
         "nonzero_params": count_nonzero(model),
         "size_bytes": os.path.getsize(checkpoint_path),
         "macs": macs(model),
+        **precision.current(device),
     }
 
 

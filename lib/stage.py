@@ -13,16 +13,17 @@ SPLITS = ("train", "val", "test")
 def start(doc, flags, schema, rules=(), splits=SPLITS):
     """(args, params, device, {split name: split}) of a stage that works on models: its paths (every
     flag required: dvc.yaml's cmd is the one place that names them), the params its `schema` (and
-    `rules`, lib.config.load) names plus seed and device (validated before any work; a training
-    recipe's batch must fit in the training split), every RNG seeded, the named splits of --data on
-    the device. (download, timing and compare, which train and evaluate nothing, parse their own flags,
-    so their code, and their dvc.yaml deps, stay free of the training code.)"""
+    `rules`, lib.config.load) names plus config.RUN (seed, device, precision, deterministic) (validated
+    before any work; a training recipe's batch must fit in the training split), every RNG seeded, the kernels
+    and precision chosen (lib.runtime.setup), the named splits of --data on the device. (download,
+    timing and compare, which train and evaluate nothing, parse their own flags, so their code, and
+    their dvc.yaml deps, stay free of the training code.)"""
     parser = argparse.ArgumentParser(description=doc)
     for flag in flags:
         parser.add_argument(flag, required=True)
     args = parser.parse_args()
-    params = config.load({"seed": config.SEED, "device": config.device, **schema}, rules)
-    device = runtime.setup(params["seed"], params["device"])
+    params = config.load({**config.RUN, **schema}, rules)
+    device = runtime.setup(params["seed"], params["device"], params["precision"], params["deterministic"])
     data = {name: load_split(f"{args.data}/{name}.pt", device) for name in splits}
     for name in [section for section in schema if section in config.RECIPES and "batch_size" in params[section]
                  and "train" in data]:

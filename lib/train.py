@@ -1,18 +1,15 @@
 """Training and evaluation loops (plain functions, kuangliu/pytorch-cifar style).
 
-Batches are cut from uint8 tensors already on the device, normalised and augmented as tensors;
-bf16 autocast on CUDA. Accuracies are in percent."""
+Batches are cut from uint8 tensors already on the device, normalised and augmented as tensors, in
+the precision and memory format the stage chose (lib.precision). Accuracies are in percent."""
 import torch
 from torch import nn
 from dvclive import Live
 from tqdm import tqdm
 
+from lib import precision
 from lib.data import batches, check_batch_size
-
-
-def autocast(device):
-    """The one autocast policy: bf16 on CUDA, off elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+from lib.precision import autocast
 
 
 def train_epoch(model, split, optimizer, scheduler, batch_size, generator, device, use_augment=True):
@@ -27,7 +24,7 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
     for x, y in tqdm(batches(split["images"], split["labels"], batch_size, generator, True, use_augment),
                      total=steps, desc="batches", leave=False, disable=None):
         with autocast(device):
-            out = model(x)
+            out = model(precision.batch(x, device))
             loss = loss_fn(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -42,14 +39,14 @@ def train_epoch(model, split, optimizer, scheduler, batch_size, generator, devic
 @torch.inference_mode()
 def score(forward, batches, device):
     """{"loss", "accuracy"} of forward(x) over (x, labels) batches: the project's one evaluation, used by
-    training, the sweeps and measurement alike (bf16 autocast on CUDA, fp32 elsewhere; loss and
-    accuracy accumulated in fp32 on the device). Put the model in eval mode first."""
+    training, the sweeps and measurement alike (in the precision in use, lib.precision; loss and accuracy
+    accumulated in fp32 on the device). Put the model in eval mode first."""
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
     for x, y in batches:
         with autocast(device):
-            out = forward(x).float()
+            out = forward(precision.batch(x, device)).float()
         total_loss += nn.functional.cross_entropy(out, y, reduction="sum")
         correct += (out.argmax(1) == y).sum()
         n += len(y)
@@ -61,9 +58,10 @@ def evaluate(model, split, batch_size, device):
     return score(model.eval(), batches(split["images"], split["labels"], batch_size), device)
 
 
-def fit(model, train, val, hp, device, seed, live_dir=None):
+def fit(model, train, val, hp, device, seed, eval_batch_size, live_dir=None):
     """SGD (momentum, weight decay) with a one-cycle or cosine schedule for hp["epochs"] epochs.
-    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment. With `live_dir`,
+    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment; each epoch ends with
+    an evaluation on `val` in batches of `eval_batch_size` (measure.batch_size). With `live_dir`,
     the per-epoch metrics are logged there with dvclive (train/loss.tsv, val/accuracy.tsv, ...).
     Returns the list of per-epoch metrics. Batch order and augmentation come from a generator seeded
     with `seed`, dropout (the imagenet head) from the global RNG, seeded here too."""
@@ -83,7 +81,7 @@ def fit(model, train, val, hp, device, seed, live_dir=None):
     for epoch in (bar := tqdm(range(hp["epochs"]), desc="epochs", disable=None)):  # disable=None: off a terminal
         trained = train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"])
         metrics = {f"train_{k}": v for k, v in trained.items()}
-        metrics.update({f"val_{k}": v for k, v in evaluate(model, val, 2 * batch_size, device).items()})
+        metrics.update({f"val_{k}": v for k, v in evaluate(model, val, eval_batch_size, device).items()})
         history.append(metrics)
         bar.set_postfix(loss=f"{metrics['train_loss']:.3f}", val_acc=f"{metrics['val_accuracy']:.2f}")
         if bar.disable:  # a log file (CI, dvc exp run > log): one line per epoch instead of redraws

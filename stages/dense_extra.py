@@ -44,7 +44,7 @@ def main():
 
     hp = config.recipe(params["finetune"], epochs=params["dense_extra"]["epochs"], lr=params["dense_extra"]["lr"],
                        schedule="cosine")
-    fit(model, data["train"], data["val"], hp, device, params["seed"], args.live)
+    fit(model, data["train"], data["val"], hp, device, params["seed"], params["measure"]["batch_size"], args.live)
     metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params["measure"],
                            baseline, ckpt.get("classes"), extra_epochs=hp["epochs"],
                            **({"unequal_budgets": budgets(params)} if unequal(params) else {}))  # allowed: recorded

@@ -25,7 +25,8 @@ def main():
         with param("finetune.pretrained"):
             models.load_imagenet_weights(model, arch)
     model.to(device)
-    fit(model, data["train"], data["val"], params["finetune"], device, params["seed"], args.live)
+    fit(model, data["train"], data["val"], params["finetune"], device, params["seed"], params["measure"]["batch_size"],
+        args.live)
 
     metrics = save_variant(model, arch, args.out, args.metrics, data, device, params["measure"],
                            classes=data["train"]["classes"])

@@ -27,6 +27,7 @@ PARAMS = {
         else "a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
         "top_k": config.fraction_up_to_one,
     },
+    "measure": config.MEASURE,  # its batch size
 }
 
 
@@ -43,15 +44,16 @@ def main():
     images, labels = test["images"][idx], test["labels"][idx]
     shown = [v for v in COLUMNS if p["include_unfinetuned"] or v != "structured"]
     loaded = {v: models.load_checkpoint(getattr(args, v), device)[0] for v in shown}  # all checked before any work
+    batch_size = params["measure"]["batch_size"]
     cams = {v: gradcam.compute_cams(model, p["target_layer"], images, labels if p["target"] == "true" else None,
-                                    device) for v, model in loaded.items()}
+                                    device, batch_size) for v, model in loaded.items()}
 
     rows = min(p["num_images"], n)
     gradcam.comparison_figure(images[:rows], labels[:rows], test["classes"],
                               [(VARIANTS[v]["title"], c[:rows], pred[:rows], conf[:rows])
                                for v, (c, pred, conf) in cams.items()],
                               args.figure)
-    metrics = scores(loaded, cams, images, labels, p, params["seed"], device)
+    metrics = scores(loaded, cams, images, labels, p, params["seed"], device, batch_size)
     save_json(metrics, args.metrics)
     for v in cams:
         s = metrics[v]
@@ -61,7 +63,7 @@ def main():
                   if v != "original" else ""))
 
 
-def scores(loaded, cams, images, labels, p, seed, device):
+def scores(loaded, cams, images, labels, p, seed, device, batch_size):
     """Per variant: the faithfulness of its own CAMs (ROAD, the CAM-kept confidence change) on the first
     faithfulness_images, its attention agreement with the original on the first agreement_images, and
     for a pruned variant the faithfulness of the original's CAMs scored on it."""
@@ -73,7 +75,7 @@ def scores(loaded, cams, images, labels, p, seed, device):
         torch.manual_seed(seed)  # the same imputation noise for every variant
         explained = (preds if p["target"] == "predicted" else labels)[:faithful]
         return gradcam.summarize(gradcam.faithfulness(model, images[:faithful], maps[:faithful], explained,
-                                                      p["road_percentiles"], device))
+                                                      p["road_percentiles"], device, batch_size))
 
     for v, (maps, preds, _) in cams.items():
         metrics[v] = faithfulness(loaded[v], maps, preds)

@@ -23,7 +23,7 @@ def main():
     model = models.build(arch).to(device)  # a fresh initialisation, seeded by stage.start
     epochs = params["finetune"]["epochs"] + params["structured_finetune"]["epochs"]
     hp = config.recipe(params["finetune"], epochs=epochs)
-    fit(model, data["train"], data["val"], hp, device, params["seed"], args.live)
+    fit(model, data["train"], data["val"], hp, device, params["seed"], params["measure"]["batch_size"], args.live)
     metrics = save_variant(model, arch, args.out, args.metrics, data, device, params["measure"], baseline,
                            ckpt.get("classes"), epochs=hp["epochs"], filters=arch["filters"])
     print(f"test accuracy {metrics['test_accuracy']:.2f}% after {hp['epochs']} epochs from scratch -> {args.out}")

@@ -14,7 +14,8 @@ def main():
     model, ckpt = models.load_checkpoint(args.model, device)
     baseline = read_metrics(args.baseline_metrics)
 
-    fit(model, data["train"], data["val"], params["structured_finetune"], device, params["seed"], args.live)
+    fit(model, data["train"], data["val"], params["structured_finetune"], device, params["seed"],
+        params["measure"]["batch_size"], args.live)
     metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params["measure"],
                            baseline, ckpt.get("classes"))
     print(f"test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f} points) "

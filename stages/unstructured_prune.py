@@ -44,12 +44,12 @@ def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--baseline-metrics", "--results", "--out", "--sparse-out", "--chosen",
                   "--metrics"], PARAMS, RULES)
-    p, train, val = params["unstructured_prune"], data["train"], data["val"]
+    p, train, val, eval_bs = params["unstructured_prune"], data["train"], data["val"], params["measure"]["batch_size"]
     base = study.baseline(args, device)
     linears = {n: p["linear_sparsity"] for n in models.layer_names(base.model, include_linear=True)
                if n not in base.convs}
     weights = {name: models.layer(base.model, name).weight for name in base.convs}
-    base_val, accuracy = study.validation(base.model, val, params["measure"]["batch_size"], device)
+    base_val, accuracy = study.validation(base.model, val, eval_bs, device)
 
     def one_shot(levels):
         return apply_unstructured(copy.deepcopy(base.model), {**linears, **levels})
@@ -66,9 +66,9 @@ def main():
     if p["schedule"] == "gradual":  # from the dense baseline: the masks grow while it trains
         gradual.prune_gradually(model, levels, linears, p, hp["epochs"] * (len(train["labels"]) // hp["batch_size"]),
                                 target if p["allocation"] == "global" and p["sparsities"] == "auto" else None,
-                                lambda m: fit(m, train, val, hp, device, params["seed"]))
+                                lambda m: fit(m, train, val, hp, device, params["seed"], eval_bs))
     elif hp["epochs"]:
-        fit(model, train, val, hp, device, params["seed"])
+        fit(model, train, val, hp, device, params["seed"], eval_bs)
     make_permanent(model)
 
     metrics = save(model, base, args, data, device, params["measure"], val_accuracy_drop_one_shot=drop_one_shot)

@@ -12,6 +12,16 @@ from lib import models  # noqa: E402
 SMALL_FILTERS = [8, 16, 16, 16, 32, 32, 32, 32]
 
 
+@pytest.fixture(autouse=True)
+def default_precision():
+    """Every test starts with no precision chosen (bf16 on CUDA, fp32 elsewhere): a stage run in the test
+    process chooses one for the rest of that process (lib.precision.use)."""
+    from lib import precision
+    precision.use({})
+    yield
+    precision.use({})
+
+
 @pytest.fixture
 def small_arch():
     return models.architecture("vgg11_bn", "cifar", 10, SMALL_FILTERS)
@@ -35,7 +45,7 @@ def stage_params():
     (PARAMS and RULES beside each stage's main): a stage's whole section where one owns it, else the
     union of the keys its readers check."""
     from lib import config
-    schemas, rules = {"seed": config.SEED, "device": config.device}, []
+    schemas, rules = dict(config.RUN), []
     for module in stage_modules():
         rules += getattr(module, "RULES", [])
         for section, schema in getattr(module, "PARAMS", {}).items():

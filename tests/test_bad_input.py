@@ -150,7 +150,8 @@ CASES = [
                   "class(es) truck", "exactly the 10 CIFAR-10 classes"], id="image-folder-missing-class"),
     # finetune
     pytest.param("finetune", renamed_section("finetune", "fintune"),
-                 ["unknown section or key 'fintune'", "Did you mean 'finetune'?", "Allowed: seed, device, data"],
+                 ["unknown section or key 'fintune'", "Did you mean 'finetune'?",
+                  "Allowed: seed, device, precision, deterministic, data"],
                  id="misspelt-top-level-key"),
     pytest.param("finetune", params(device="cuda"),
                  ["params.yaml: device = 'cuda' is not allowed; expected 'auto' or a device this machine has: cpu "

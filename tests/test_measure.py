@@ -36,5 +36,6 @@ def test_measure_has_the_common_keys(tmp_path, small_arch):
     split = make_split(20)
     result = measure.measure(model, str(path), split, split, torch.device("cpu"), CFG)
     assert set(result) == {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params",
-                           "size_bytes", "macs"}
+                           "size_bytes", "macs", "precision", "memory_format"}
+    assert (result["precision"], result["memory_format"]) == ("fp32", "contiguous")  # the CPU's default
     assert result["size_bytes"] == path.stat().st_size

@@ -201,3 +201,20 @@ def test_round_to_keeps_the_highest_norm_filters_in_multiples():
     assert norms[dropped].max() <= norms[keep["conv5"]].min()
     small, arch = structured.remove_filters(model, spec, {"conv5": 0.3}, round_to=8)
     assert arch["filters"][4] == 24 and models.layer(small, "conv5").out_channels == 24
+
+
+def test_remove_filters_draws_no_random_numbers_and_shares_no_tensor(small_arch):
+    """The smaller model is built on the meta device and takes the kept tensors: the global RNG is not
+    advanced (no initialisation), and training it leaves the original untouched."""
+    from lib.pruning.structured import remove_filters
+    torch.manual_seed(0)
+    model = models.build(small_arch)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = torch.get_rng_state()
+    small, _ = remove_filters(model, small_arch, {"conv2": 0.5})
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not any(t.is_meta for t in small.state_dict().values())
+    with torch.no_grad():
+        for t in small.state_dict().values():
+            t.add_(1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -17,7 +17,7 @@ def test_fit_learns_a_learnable_task(small_arch, tmp_path):
     for i, c in enumerate(split["labels"].tolist()):
         split["images"][i, :, (c // 2) * 16:(c // 2) * 16 + 16, (c % 2) * 16:(c % 2) * 16 + 16] = 255
     model = models.build({**small_arch, "num_classes": 4})
-    history = train.fit(model, split, split, {**HP, "epochs": 6}, torch.device("cpu"), 0, str(tmp_path / "live"))
+    history = train.fit(model, split, split, {**HP, "epochs": 6}, torch.device("cpu"), 0, 64, str(tmp_path / "live"))
     assert len(history) == 6
     logged = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert logged[0].split("\t") == ["step", "loss"] and len(logged) == 7  # header + one row per epoch
@@ -32,7 +32,7 @@ def test_fit_is_deterministic_for_a_seed(small_arch):
         torch.manual_seed(0)
         model = models.build(small_arch)
         train.fit(model, split, split, {**HP, "epochs": 1, "augment": True, "schedule": "cosine"},
-                  torch.device("cpu"), 7)
+                  torch.device("cpu"), 7, 64)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
@@ -56,4 +56,4 @@ def test_fit_refuses_a_batch_larger_than_the_split(small_arch):
     with pytest.raises(UserError, match="a training batch of 100,000 images is larger than the training split "
                                         r"\(64 images\); use at most 64"):
         train.fit(models.build(small_arch), make_split(64), make_split(64), {**HP, "batch_size": 100_000},
-                  torch.device("cpu"), 0)
+                  torch.device("cpu"), 0, 64)

@@ -37,6 +37,7 @@ STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prun
 # The tiny configuration of the end-to-end runs: the bundled digits, a few hundred images, an epoch or two.
 TINY = {
     "device": "cpu",  # byte-identical reruns are promised on the CPU
+    "precision": "fp32",  # the tests recompute results independently, in fp32 (bf16: tests/test_precision.py)
     "data": {"source": "digits", "val_size": 100, "train_subset": 300, "test_subset": 100},
     "model": {"width": 0.25},  # VGG-11 with a quarter of the filters (16 ... 128)
     "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},

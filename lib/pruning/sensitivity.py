@@ -22,7 +22,8 @@ from lib import models
 from lib.data import batches
 from lib.errors import UserError
 from lib.io import load_json, load_torch
-from lib.train import autocast, score
+from lib.precision import autocast
+from lib.train import score
 
 
 def _start(model, layer):

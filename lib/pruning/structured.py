@@ -12,7 +12,7 @@ from torch import nn
 
 from lib import data, models
 from lib.errors import UserError
-from lib.train import autocast
+from lib.precision import autocast
 
 CRITERIA = ("l1", "l2", "random", "bn_scale", "taylor")
 
@@ -187,8 +187,8 @@ def remove_filters(model, arch, ratios, round_to=1, scores=None):
     for key, t in model.state_dict().items():
         for dim, idx in slices.get(key, []):
             t = t.index_select(dim, idx.to(t.device))
-        state[key] = t
-    new = models.build(new_arch)
-    new.load_state_dict(state)
-    device = next(model.parameters()).device
-    return new.to(device).train(model.training), new_arch
+        state[key] = t if key in slices else t.clone()  # its own tensors, none shared with `model`
+    with torch.device("meta"):  # no initialisation to pay for: every tensor comes from `model`, on its device
+        new = models.build(new_arch)
+    new.load_state_dict(state, assign=True)
+    return new.train(model.training), new_arch
