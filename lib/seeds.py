@@ -169,10 +169,14 @@ def summarise(values, variants=VARIANTS, confidence=CONFIDENCE):
     return summary
 
 
-def controls_of(summary):
-    """Every control some variant is compared with, in the registry's order."""
+def columns_of(summary):
+    """{column: the controls shown in it}, in the registry's order: a control's column is its registry
+    `column` (both random-pruning controls share `random`), or its name."""
     seen = {c for per in summary["differences"].values() for c in per}
-    return [v for v in VARIANTS if v in seen] + sorted(seen - set(VARIANTS))
+    columns = {}
+    for c in [v for v in VARIANTS if v in seen] + sorted(seen - set(VARIANTS)):
+        columns.setdefault(VARIANTS.get(c, {}).get("column", c), []).append(c)
+    return columns
 
 
 def _num(x, signed=False):
@@ -183,23 +187,23 @@ def markdown(summary, metric=METRIC, experiments_by_seed=None, left_out=(), asid
     """summary.md: a paragraph on what the numbers are, then one row per variant (within 120 columns):
     n, mean ± sd and, per control, the mean paired difference with its interval and whether the
     interval excludes 0."""
-    controls = controls_of(summary)
+    columns = columns_of(summary)
     pct = f"{summary['confidence'] * 100:g} %"
     header = ["variant", "n", "mean ± sd"]
-    for c in controls:
-        header += [f"vs {c} [{pct} CI]", "excl. 0"]
+    header += [f"vs {column} [{pct} CI]" for column in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for v, d in summary["variants"].items():
         cells = [v, str(d["n"]), f"{d['mean']:.2f} ± {_num(d['sd'])}"]
-        for c in controls:
-            diff = summary["differences"].get(v, {}).get(c)
+        for members in columns.values():
+            mine = summary["differences"].get(v, {})
+            diff = next((mine[c] for c in members if c in mine), None)
             if diff is None:
-                cells += ["", ""]
+                cells.append("")
             elif diff["low"] is None:
-                cells += [f"{diff['mean']:+.2f} [undefined, n < 2]", "-"]
+                cells.append(f"{diff['mean']:+.2f} [undefined, n < 2]")
             else:
-                cells += [f"{diff['mean']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}]",
-                          "yes" if diff["excludes_zero"] else "no"]
+                cells.append(f"{diff['mean']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}]"
+                             + (" *" if diff["excludes_zero"] else ""))
         lines.append("| " + " | ".join(cells) + " |")
     seeds = ", ".join(str(s) for s in summary["seeds"])
     n = len(summary["seeds"])
@@ -207,11 +211,12 @@ def markdown(summary, metric=METRIC, experiments_by_seed=None, left_out=(), asid
     q = (1 + summary["confidence"]) / 2
     intro = (f"Metric `{metric}` of reports/metrics/<variant>.json over {n} seed(s) ({seeds}): per variant the "
              "number of seeds, the mean and the sample standard deviation (n - 1 in the denominator). "
-             "`vs <control>`: the mean paired difference, variant minus its same-budget control on the same seed, "
+             "`vs <control>`: the mean paired difference, variant minus its same-budget control on the same seed "
+             "(`random`: its own random-pruning control), "
              f"and in brackets its two-sided {pct} t-interval over the seeds, mean ± t_{{{q:g}, n-1}} · sd / √n "
-             "(t from scipy.stats.t; undefined for n < 2)." + t_note + " `excl. 0`: whether the interval excludes 0 "
-             "(yes: the difference is larger than seed-to-seed variation explains at this level; no: it may be "
-             "noise).")
+             "(t from scipy.stats.t; undefined for n < 2)." + t_note + " `*`: the interval excludes 0 (the "
+             "difference is larger than seed-to-seed variation explains at this level; without it, the seeds cannot "
+             "tell the difference from noise).")
     text = ["# Seeds: each variant over several runs", "", textwrap.fill(intro, width=120), ""]
     text += lines
     notes = []

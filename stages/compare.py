@@ -19,7 +19,8 @@ def main():
     agreement = load_json(f"{args.eval_dir}/gradcam.json", "Grad-CAM agreement file",
                           keys=["images", "faithfulness_images"])
     timing = load_json(args.timing, "timing file", keys=list(VARIANTS))
-    table = report.rows(evaluations, agreement, {v: spec["controls"] for v, spec in VARIANTS.items()}, timing)
+    controls = {v: {VARIANTS[c]["column"]: c for c in spec["controls"]} for v, spec in VARIANTS.items()}
+    table = report.rows(evaluations, agreement, controls, timing)
 
     for row in table:
         save_json(report.summary(row), f"{args.metrics_dir}/{row['variant']}.json")

@@ -1,11 +1,12 @@
-"""structured_sensitivity: each conv layer of the baseline alone, its lowest-L1 filters removed at each
-ratio, accuracy on the validation split -> results (a DVC plot), a heatmap of the accuracy drop,
-and one layer's filter norms and weight distribution before/after removal."""
+"""structured_sensitivity: each conv layer of the baseline alone, its lowest-ranked filters removed at
+each ratio (ranked by structured_prune's criterion: L1 norm, L2 norm, random, batch-norm scale or
+Taylor), accuracy on the validation split -> results (a DVC plot), a heatmap of the accuracy drop, and
+one layer's filter norms and weight distribution before/after removal."""
 from lib import config, models, plots, stage
 from lib.errors import param, run
 from lib.io import save_json
 from lib.pruning.sensitivity import sweep
-from lib.pruning.structured import filter_norms, filters_to_keep, mask_filters
+from lib.pruning.structured import CRITERIA, criterion_scores, filter_norms, filters_to_keep, mask_filters
 
 PARAMS = {
     "structured_sensitivity": {
@@ -13,6 +14,7 @@ PARAMS = {
         "figure_layer": config.layer_name,
         "figure_ratio": config.fraction,
     },
+    "structured_prune": config.Keys(criterion=config.choice(*CRITERIA)),
     "measure": config.MEASURE,
 }
 
@@ -32,16 +34,18 @@ def main():
 
     # Zeroing a filter (and its batch-norm scale and shift) is exactly removing it (tests/test_pruning.py
     # checks that against the physically smaller model), and needs no rebuild per level.
-    results = sweep(model, layers, p["ratios"], lambda m, layer, r: mask_filters(m, {layer: r}),
-                    val["images"], val["labels"], params["measure"]["batch_size"], device)
+    criterion, batch_size = params["structured_prune"]["criterion"], params["measure"]["batch_size"]
+    scores = criterion_scores(model, criterion, params["seed"], val, batch_size, device)
+    results = sweep(model, layers, p["ratios"], lambda m, layer, r: mask_filters(m, {layer: r}, scores),
+                    val["images"], val["labels"], batch_size, device)
     save_json(results, args.results)
     save_json(plots.accuracy_by_level(results), args.plot_data)
-    plots.sensitivity_heatmap(results, args.heatmap, title="Structured L1 filter pruning: validation accuracy "
-                              "drop (points) per layer and fraction of filters removed")
+    plots.sensitivity_heatmap(results, args.heatmap, title=f"Structured filter pruning ({criterion}): validation "
+                              "accuracy drop (points) per layer and fraction of filters removed")
 
     layer, ratio = p["figure_layer"], p["figure_ratio"]
     conv = models.layer(model, layer)
-    kept = filters_to_keep(model, {layer: ratio})[layer]
+    kept = filters_to_keep(model, {layer: ratio}, scores=scores)[layer]
     removed = sorted(set(range(conv.out_channels)) - set(kept))
     plots.filter_norms_figure(filter_norms(conv), removed, conv.weight, conv.weight[kept], args.figure, layer)
 

@@ -1,18 +1,16 @@
 """unstructured_prune: a target overall conv sparsity (or the largest within a validation budget, or an
-explicit mapping) allocated over the layers (global, uniform, sensitivity or per-layer), L1-magnitude
-masks one-shot or gradually during a masked fine-tune, the pruned model (dense and sparse export), the
-chosen levels with their predicted and measured effect, and its metrics."""
+explicit mapping) allocated over the layers (global, LAMP, uniform, sensitivity or per-layer), masks by
+magnitude (or at random) one-shot or gradually during a masked fine-tune, the pruned model (dense and
+sparse export), the chosen levels with their predicted and measured effect, and its metrics."""
 import copy
-import os
 
-from lib import config, cost, models, stage
+import torch
+
+from lib import config, models, stage
 from lib.errors import run
-from lib.io import save_torch
-from lib.measure import save_variant
-from lib.pruning import allocation, gradual, study
-from lib.pruning.unstructured import apply_unstructured, make_permanent, sparsity, to_sparse
+from lib.pruning import allocation, study, unstructured_variant
+from lib.pruning.unstructured import CRITERIA, apply_unstructured
 from lib.pruning.unstructured_allocation import allocator
-from lib.train import fit
 
 PARAMS = {
     "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment"),
@@ -20,7 +18,8 @@ PARAMS = {
         "sparsities": config.per_layer,
         "target": config.optional(config.open_fraction),
         "budget": config.non_negative_number,
-        "allocation": config.choice("global", "uniform", "sensitivity", "per_layer"),
+        "allocation": config.choice("global", "lamp", "uniform", "sensitivity", "per_layer"),
+        "criterion": config.choice(*CRITERIA),
         "linear_sparsity": config.fraction,
         "schedule": config.choice("oneshot", "gradual"),
         "finetune_epochs": config.non_negative_int,
@@ -44,15 +43,16 @@ def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--baseline-metrics", "--results", "--out", "--sparse-out", "--chosen",
                   "--metrics"], PARAMS, RULES)
-    p, train, val, eval_bs = params["unstructured_prune"], data["train"], data["val"], params["measure"]["batch_size"]
+    p, eval_bs = params["unstructured_prune"], params["measure"]["batch_size"]
     base = study.baseline(args, device)
     linears = {n: p["linear_sparsity"] for n in models.layer_names(base.model, include_linear=True)
                if n not in base.convs}
     weights = {name: models.layer(base.model, name).weight for name in base.convs}
-    base_val, accuracy = study.validation(base.model, val, eval_bs, device)
+    base_val, accuracy = study.validation(base.model, data["val"], eval_bs, device)
 
     def one_shot(levels):
-        return apply_unstructured(copy.deepcopy(base.model), {**linears, **levels})
+        return apply_unstructured(copy.deepcopy(base.model), {**linears, **levels}, p["criterion"],
+                                  torch.Generator().manual_seed(params["seed"]))
 
     levels, target, trace = allocation.plan(
         p["sparsities"], p, base.results, base.convs, lambda: allocator(p["allocation"], weights, base.curves),
@@ -62,38 +62,19 @@ def main():
     drop_one_shot = base_val - accuracy(one_shot(levels))
 
     hp = config.recipe(params["finetune"], epochs=p["finetune_epochs"], lr=p["lr"], schedule="cosine")
-    model = copy.deepcopy(base.model) if p["schedule"] == "gradual" else one_shot(levels)
-    if p["schedule"] == "gradual":  # from the dense baseline: the masks grow while it trains
-        gradual.prune_gradually(model, levels, linears, p, hp["epochs"] * (len(train["labels"]) // hp["batch_size"]),
-                                target if p["allocation"] == "global" and p["sparsities"] == "auto" else None,
-                                lambda m: fit(m, train, val, hp, device, params["seed"], eval_bs))
-    elif hp["epochs"]:
-        fit(model, train, val, hp, device, params["seed"], eval_bs)
-    make_permanent(model)
-
-    metrics = save(model, base, args, data, device, params["measure"], val_accuracy_drop_one_shot=drop_one_shot)
+    model = unstructured_variant.recovered(
+        base.model, levels, linears, p, hp, data, device, params["seed"], eval_bs,
+        global_target=target if p["allocation"] == "global" and p["sparsities"] == "auto" else None)
+    metrics = unstructured_variant.save(model, base.ckpt, base.metrics, args, data, device, params["measure"],
+                                        val_accuracy_drop_one_shot=drop_one_shot)
     study.save_chosen(args.chosen, p, "sparsities", levels, target, trace, base.curves,
                       {"one_shot": drop_one_shot, "after_finetune": metrics["val_accuracy_drop"]},
-                      schedule=p["schedule"], achieved=metrics["layer_sparsity"],
+                      criterion=p["criterion"], schedule=p["schedule"], achieved=metrics["layer_sparsity"],
                       conv_sparsity=metrics["conv_sparsity"])
     print(f"levels {metrics['layer_sparsity']}")
     print(f"conv sparsity {metrics['conv_sparsity']:.4f} ({metrics['compression_ratio']:.2f}x fewer nonzero "
           f"parameters), validation drop {drop_one_shot:.2f} one-shot / {metrics['val_accuracy_drop']:.2f} after "
           f"fine-tuning, test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f})")
-
-
-def save(model, base, args, data, device, cfg, **extra):
-    """The pruned model saved dense (--out) and sparse (--sparse-out), measured (its sparsity per layer and
-    overall, its effective MACs: a zeroed weight does no useful work) -> --metrics; returns the metrics."""
-    arch = base.arch
-    save_torch({"architecture": arch, "sparse_state_dict": to_sparse(model.state_dict())}, args.sparse_out)
-    achieved = sparsity(model)
-    effective = cost.effective_macs(arch, {n: 1 - s for n, s in achieved["layers"].items()})
-    return save_variant(model, arch, args.out, args.metrics, data, device, cfg, base.metrics, base.classes,
-                        sparse_size_bytes=os.path.getsize(args.sparse_out), **extra,
-                        conv_sparsity=achieved["conv_overall"], effective_macs=effective,
-                        effective_macs_reduction=1 - effective / base.metrics["macs"],
-                        layer_sparsity=achieved["layers"])
 
 
 if __name__ == "__main__":

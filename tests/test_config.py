@@ -83,7 +83,7 @@ def test_structured_target(value, ok):
     ("unstructured_prune", "target", 1.0, "a number in (0, 1) (or null)"),
     ("structured_prune", "target", {"macs": 0.5, "flops": 0.7}, "a mapping of macs and/or params"),
     ("timing", "fold_batchnorm", "yes", "true or false"),
-    ("unstructured_prune", "allocation", "magnitude", "global, uniform, sensitivity, per_layer"),
+    ("unstructured_prune", "allocation", "magnitude", "global, lamp, uniform, sensitivity, per_layer"),
     ("unstructured_prune", "schedule", "cubic", "oneshot, gradual"),
     ("unstructured_prune", "gradual_ramp", 0, "a number in (0, 1]"),
     ("structured_prune", "target_kind", "flops", "macs, params"),

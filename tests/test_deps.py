@@ -102,15 +102,18 @@ def test_the_architecture_doc_names_the_stages_each_module_re_runs():
 
 def test_dvc_yaml_follows_the_registry_of_variants():
     """lib.variants names each variant's checkpoint and evaluation; the stages that take every variant
-    (gradcam, timing, compare) get exactly those paths from their dvc.yaml commands and deps, and each
-    checkpoint is some stage's output."""
+    (timing, compare) or every variant with a Grad-CAM column title (gradcam) get exactly those paths from
+    their dvc.yaml commands and deps, each checkpoint is some stage's output, and each control has the
+    column its comparison is shown in."""
     from lib.variants import VARIANTS
     from stages.gradcam import COLUMNS
     stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
     gradcam, timing = stages["gradcam"]["cmd"].split(), stages["timing"]["cmd"].split()
-    assert sorted(COLUMNS) == sorted(VARIANTS)
+    explained = {v: spec for v, spec in VARIANTS.items() if spec["title"] is not None}
+    assert sorted(COLUMNS) == sorted(explained)
     assert {flag[2:].replace("-", "_"): path for flag, path in zip(gradcam, gradcam[1:]) if flag[2:].replace(
-        "-", "_") in VARIANTS} == {v: spec["checkpoint"] for v, spec in VARIANTS.items()}
+        "-", "_") in VARIANTS} == {v: spec["checkpoint"] for v, spec in explained.items()}
+    assert all("column" in VARIANTS[c] for spec in VARIANTS.values() for c in spec["controls"])
     assert [value for flag, value in zip(timing, timing[1:]) if flag == "--model"] == \
         [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
     assert {f"reports/eval/{spec['evaluation']}.json" for spec in VARIANTS.values()} <= set(stages["compare"]["deps"])

@@ -44,7 +44,8 @@ def sweep(per_seed, prefix="seeds"):
 # variant alone varies much more from seed to seed: the pairing is what makes the difference precise.
 BASE = {0: 80.0, 1: 85.0, 2: 90.0}
 PER_SEED = {s: {"original": b, "unstructured": b - 0.5, "structured": b - 20, "structured_finetuned": b - 1 + s,
-                "dense_extra": b - 3 + 2 * s, "scratch": b - 2} for s, b in BASE.items()}
+                "dense_extra": b - 3 + 2 * s, "scratch": b - 2, "unstructured_random": b - 1.5,
+                "structured_random": b - 3 + s} for s, b in BASE.items()}
 
 
 def collect(recs, prefix="seeds", metric="test_acc", wanted=None):
@@ -114,10 +115,14 @@ def test_the_table_fits_120_columns_and_reads_as_documented():
     rows = {row[0]: row for row in cells}
     assert rows["structured_finetuned"][:3] == ["structured_finetuned", "3", "85.00 ± 6.00"]
     half = T_975_2 / math.sqrt(3)
-    assert rows["structured_finetuned"][3:] == [f"+1.00 [{1 - half:+.2f}, {1 + half:+.2f}]", "no",
-                                                f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}]", "no"]
-    assert rows["original"][3:] == ["", "", "", ""]
-    assert "95 % t-interval" in seeds.markdown(summary)
+    assert rows["structured_finetuned"][3:] == [f"+1.00 [{1 - half:+.2f}, {1 + half:+.2f}]",
+                                                f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}]",
+                                                "+2.00 [+2.00, +2.00] *"]  # vs random: no spread, excludes 0
+    wide_half = 2 * half  # unstructured - dense_extra: 2.5, 0.5, -1.5 (sd 2)
+    assert rows["unstructured"][3:] == [f"+0.50 [{0.5 - wide_half:+.2f}, {0.5 + wide_half:+.2f}]", "",
+                                        "+1.00 [+1.00, +1.00] *"]  # the random column: each variant's own control
+    assert rows["original"][3:] == ["", "", ""]
+    assert "95 % t-interval" in " ".join(seeds.markdown(summary).split())  # wherever the paragraph wraps
 
 
 def test_experiments_not_finished_and_other_names_are_left_aside():

@@ -32,8 +32,8 @@ from lib.variants import VARIANTS
 CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone needs
 PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]  # a DVC repo
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
-          "structured_prune", "structured_finetune", "dense_extra", "scratch", "unstructured_tradeoff",
-          "structured_tradeoff", "gradcam", "timing", "compare"]
+          "structured_prune", "structured_finetune", "unstructured_random", "structured_random", "dense_extra",
+          "scratch", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "timing", "compare"]
 # The tiny configuration of the end-to-end runs: the bundled digits, a few hundred images, an epoch or two.
 TINY = {
     "device": "cpu",  # byte-identical reruns are promised on the CPU

@@ -28,11 +28,12 @@ def zeros(module):
     return int((module.weight_mask == 0).sum()) if hasattr(module, "weight_mask") else 0
 
 
-def prune_to(model, levels):
-    """Raise each named layer to round(level * weights) masked weights by L1-pruning the smallest of its
-    remaining ones, ranked by their current values (a level below the current one changes nothing:
-    masks only grow)."""
-    current = effective_weights(model, levels)  # torch would rank the weight of the last forward pass
+def prune_to(model, levels, scores=None):
+    """Raise each named layer to round(level * weights) masked weights by pruning the lowest-ranked of
+    its remaining ones: by their current magnitudes, or by fixed `scores` ({layer: tensor shaped like
+    its weight}; e.g. random ones, for a random-pruning control) (a level below the current one
+    changes nothing: masks only grow)."""
+    current = scores or effective_weights(model, levels)  # torch would rank the weight of the last forward pass
     for name, level in levels.items():
         module = models.layer(model, name)
         extra = round(level * module.weight.numel()) - zeros(module)
@@ -50,7 +51,7 @@ def effective_weights(model, layers):
     return out
 
 
-def attach(model, levels_at, every):
+def attach(model, levels_at, every, scores=None):
     """Before training steps 0, every, 2*every, ... (forward passes in train mode with gradients),
     prune the model to levels_at(step). A forward pre-hook, as torch.nn.utils.prune's masks are, so
     any training loop drives it; returns the handle (handle.remove() stops it)."""
@@ -59,7 +60,7 @@ def attach(model, levels_at, every):
     def hook(module, args):
         if module.training and torch.is_grad_enabled():
             if state["step"] % every == 0:
-                prune_to(model, levels_at(state["step"]))
+                prune_to(model, levels_at(state["step"]), scores)
             state["step"] += 1
 
     return model.register_forward_pre_hook(hook)
@@ -75,24 +76,25 @@ def schedule(model, final, fixed, initial, ramp, every, global_target=None):
                                                   cubic(step, global_target, initial, ramp, every))}
 
 
-def prune_while_training(model, levels_at, ramp, every, train):
-    """train(model) with the masks growing on `levels_at` (attach), then the final masks, however many
-    steps ran."""
-    handle = attach(model, levels_at, every)
+def prune_while_training(model, levels_at, ramp, every, train, scores=None):
+    """train(model) with the masks growing on `levels_at` (attach; ranked by `scores` as for prune_to),
+    then the final masks, however many steps ran."""
+    handle = attach(model, levels_at, every, scores)
     train(model)
     handle.remove()
-    return prune_to(model, levels_at(ramp))
+    return prune_to(model, levels_at(ramp), scores)
 
 
-def prune_gradually(model, final, fixed, p, steps, global_target, train):
+def prune_gradually(model, final, fixed, p, steps, global_target, train, scores=None):
     """Prune the dense `model` to `final` levels ({layer: level}; `fixed` ones throughout) while
     train(model) runs its `steps` training steps, on the schedule `p` sets (unstructured_prune's
     gradual_initial, gradual_ramp: the fraction of the steps the sparsity rises over, gradual_every:
-    the steps between mask updates), with `global_target` as for schedule()."""
+    the steps between mask updates), with `global_target` as for schedule() and `scores` as for
+    prune_to."""
     ramp, every = round(p["gradual_ramp"] * steps), p["gradual_every"]
     if ramp < 2 * every:
         raise UserError(f"params.yaml: unstructured_prune.gradual_every = {every} leaves fewer than 3 mask "
                         f"updates in the {ramp} steps of the schedule's ramp ({steps} training steps); lower "
                         "it, or raise finetune_epochs or gradual_ramp")
     levels_at = schedule(model, final, fixed, p["gradual_initial"], ramp, every, global_target)
-    return prune_while_training(model, levels_at, ramp, every, train)
+    return prune_while_training(model, levels_at, ramp, every, train, scores)

@@ -96,6 +96,17 @@ def filter_scores(model, criterion, generator=None, gradients=None):
     return scores
 
 
+def criterion_scores(model, criterion, seed, split, batch_size, device):
+    """filter_scores of `model` by `criterion`, as the stages rank filters: random draws from a generator
+    seeded with `seed`; taylor's gradients summed over every full batch of `split` (the validation
+    split), in batches of `batch_size` or of the whole split if it is smaller."""
+    generator, gradients = torch.Generator().manual_seed(seed), None
+    if criterion == "taylor":
+        size = min(batch_size, len(split["labels"]))
+        gradients = taylor_gradients(model, split, len(split["labels"]) // size, size, generator, device)
+    return filter_scores(model, criterion, generator, gradients)
+
+
 def check_round_to(filters, names, round_to):
     """Refuse a `round_to` larger than a layer's filter count: counts are rounded to its multiples, and such
     a layer has fewer filters than one multiple. (A layer of exactly round_to filters keeps them all.)"""

@@ -17,7 +17,7 @@ def baseline(args, device):
     model, ckpt = models.load_checkpoint(args.model, device)
     convs = models.layer_names(model)
     results = read_results(args.results)
-    return SimpleNamespace(model=model, arch=ckpt["architecture"], classes=ckpt.get("classes"), convs=convs,
+    return SimpleNamespace(model=model, ckpt=ckpt, arch=ckpt["architecture"], classes=ckpt.get("classes"), convs=convs,
                            metrics=read_metrics(args.baseline_metrics), results=results,
                            curves=allocation.curves(results, convs))
 
