@@ -21,28 +21,30 @@ SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one v
     ("vs_random", "vs_random", 2),
 ]
 
-COLUMNS = [  # (header, key in the row, format)
-    ("variant", "variant", "{}"),
-    ("test acc. (%)", "test_accuracy", "{:.2f}"),
-    ("drop (points)", "test_accuracy_drop", "{:+.2f}"),
-    ("parameters", "params", "{:,}"),
-    ("nonzero", "nonzero_params", "{:,}"),
-    ("size on disk (MB)", "size_mb", "{:.2f}"),
-    ("sparse export (MB)", "sparse_mb", "{:.2f}"),
-    ("MACs (M)", "macs_m", "{:.1f}"),
-    ("nonzero MACs (M)", "effective_macs_m", "{:.1f}"),
-    ("latency (ms)", "latency_ms", "{:.2f}"),
-    ("speedup", "latency_speedup", "{:.2f}x"),
-    ("vs dense_extra", "vs_dense_extra", "{:+.2f}"),
-    ("vs scratch", "vs_scratch", "{:+.2f}"),
-    ("vs random", "vs_random", "{:+.2f}"),
-    ("CAM correlation", "cam_correlation_mean", "{:.3f}"),
-    ("top-k IoU", "topk_iou_mean", "{:.3f}"),
-    ("same prediction", "prediction_agreement", "{:.3f}"),
-    ("ROAD combined", "road_combined_mean", "{:+.4f}"),
-    ("CAM-kept conf. change", "cam_keep_change_mean", "{:+.4f}"),
-    ("ROAD, original's CAMs", "original_cams_road_combined_mean", "{:+.4f}"),
-]
+TABLES = {  # title: [(header, key in the row, format)]; each table within 120 columns
+    "Accuracy, size and speed": [
+        ("variant", "variant", "{}"),
+        ("test acc.", "test_accuracy", "{:.2f}"),
+        ("vs dense_extra", "vs_dense_extra", "{:+.2f}"),
+        ("vs scratch", "vs_scratch", "{:+.2f}"),
+        ("vs random", "vs_random", "{:+.2f}"),
+        ("nonzero", "nonzero_params", "{:,}"),
+        ("MB", "smallest_mb", "{:.2f}"),
+        ("MACs (M)", "macs_m", "{:.1f}"),
+        ("eff. MACs", "effective_macs_m", "{:.1f}"),
+        ("ms", "latency_ms", "{:.2f}"),
+        ("speedup", "latency_speedup", "{:.2f}x"),
+    ],
+    "Attention and faithfulness": [
+        ("variant", "variant", "{}"),
+        ("CAM correlation", "cam_correlation_mean", "{:.3f}"),
+        ("top-k IoU", "topk_iou_mean", "{:.3f}"),
+        ("same prediction", "prediction_agreement", "{:.3f}"),
+        ("ROAD combined", "road_combined_mean", "{:+.4f}"),
+        ("CAM-kept change", "cam_keep_change_mean", "{:+.4f}"),
+        ("ROAD, original's CAMs", "original_cams_road_combined_mean", "{:+.4f}"),
+    ],
+}
 
 
 def load_metrics(paths, keys=REQUIRED):
@@ -87,11 +89,15 @@ def summary(row):
 
 
 def markdown(table):
-    lines = ["| " + " | ".join(h for h, _, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in table:
-        cells = [fmt.format(row[key]) if key in row else "-" for _, key, fmt in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """The comparison as markdown: one table per entry of TABLES, each under its title ("-" where a
+    variant has no value)."""
+    out = []
+    for title, columns in TABLES.items():
+        out += [f"## {title}", "", "| " + " | ".join(h for h, _, _ in columns) + " |", "|" + "---|" * len(columns)]
+        for row in table:
+            out.append("| " + " | ".join(fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
 def figure(table, path):

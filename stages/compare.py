@@ -2,11 +2,24 @@
 table), reports/comparison.png (accuracy against size and against MACs) and, per variant, the DVC
 metrics reports/metrics/<variant>.json (`dvc metrics show`: one row per variant)."""
 import argparse
+import textwrap
 
 from lib import report
 from lib.errors import run
 from lib.io import load_json, save_json, save_text
 from lib.variants import VARIANTS
+
+NOTE = ("Test split, accuracies in %; `vs dense_extra`, `vs scratch` and "
+        "`vs random`: test accuracy minus that of the control with the same training budget (dense_extra: the "
+        "baseline trained as many extra epochs; scratch: the structured architecture from random initialisation; "
+        "random: the variant's own per-layer sparsities or filter counts, chosen at random, the same schedule and "
+        "fine-tune); MB: the smallest file holding the model (the sparse export where there is one); eff. "
+        "MACs: millions of MACs on nonzero weights; ms and speedup: batch-1 CPU latency, every variant timed together "
+        "(stage timing, median). Attention agreement with the original over {images} test images (Grad-CAM); "
+        "faithfulness of each variant's own CAMs on {faithfulness_images} test images (ROAD combined: half the "
+        "difference of the class probability's change when the least and when the most relevant pixels are "
+        "imputed away, averaged over the percentiles, higher is more faithful; CAM-kept: the change when only "
+        "the CAM region is kept), and of the original's CAMs scored on each pruned model.")
 
 
 
@@ -25,16 +38,8 @@ def main():
     for row in table:
         save_json(report.summary(row), f"{args.metrics_dir}/{row['variant']}.json")
     text = report.markdown(table)
-    save_text("# Model variants compared\n\nTest split; drop in points against the original; `vs dense_extra` and "
-              "`vs scratch`: test accuracy minus that of the control with the same training budget (dense_extra: "
-              "the baseline trained as many extra epochs; scratch: the structured architecture from random "
-              "initialisation); latency at batch 1 on the CPU, all variants timed together (stage timing, median, "
-              "speedup against the original); attention agreement (Grad-CAM, "
-              f"{agreement['images']} test images) against the original; faithfulness of each variant's own "
-              f"Grad-CAM on {agreement['faithfulness_images']} test images (ROAD combined: half the difference of the "
-              "class probability's change when the least and when the most relevant pixels are imputed away, "
-              "averaged over the percentiles; higher is more faithful; CAM-kept: the change when only the CAM "
-              "region is kept), and of the original's CAMs scored on each pruned model.\n\n" + text, args.table)
+    note = textwrap.fill(NOTE.format(**agreement), 100)
+    save_text(f"# Model variants compared\n\n{note}\n\n{text}", args.table)
     report.figure(table, args.figure)
     print(text)
 

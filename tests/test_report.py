@@ -35,10 +35,12 @@ def test_table_rows_and_figure(tmp_path):
     table = report.rows(metrics, agreement)
     assert [r["test_accuracy_drop"] for r in table] == [0.0, 1.5, 1.0]
     text = report.markdown(table)
-    lines = text.strip().splitlines()
-    assert len(lines) == 2 + 3 and all(line.count("|") == len(report.COLUMNS) + 1 for line in lines)
-    assert "| unstructured | 87.50 | +1.50 | 1,000 | 100 | 4.00 | 0.80 |" in text
-    assert "0.900" in lines[3] and lines[4].endswith("| - | - | - |")  # no agreement for 'structured'
+    tables = [part.strip().splitlines()[2:] for part in text.split("## ")[1:]]  # each table's lines, no title
+    for lines, columns in zip(tables, report.TABLES.values()):
+        assert len(lines) == 2 + 3 and all(line.count("|") == len(columns) + 1 for line in lines)
+        assert max(len(line) for line in lines) <= 120
+    assert "| unstructured | 87.50 | - | - | - | 100 | 0.80 | 2.0 |" in text
+    assert "0.900" in tables[1][3] and tables[1][4].endswith("| - | - | - |")  # no agreement for 'structured'
     report.figure(table, str(tmp_path / "comparison.png"))
     assert (tmp_path / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
