@@ -34,28 +34,7 @@ def make_split(n=64, classes=10, seed=0):
             "labels": torch.arange(n) % classes, "classes": [str(c) for c in range(classes)]}
 
 
-def stage_modules():
-    import importlib
-    return [importlib.import_module(f"stages.{name[:-3]}") for name in sorted(os.listdir(os.path.join(ROOT, "stages")))
-            if name.endswith(".py") and name != "__init__.py"]
-
-
-def stage_params():
-    """({section: schema}, rules) of every section of params.yaml, from the stages that declare them
-    (PARAMS and RULES beside each stage's main): a stage's whole section where one owns it, else the
-    union of the keys its readers check."""
-    from lib import config
-    schemas, rules = dict(config.RUN), []
-    for module in stage_modules():
-        rules += getattr(module, "RULES", [])
-        for section, schema in getattr(module, "PARAMS", {}).items():
-            if isinstance(schema, config.Keys):
-                owned = schemas.get(section)
-                schemas[section] = owned if owned is not None and not isinstance(owned, config.Keys) else \
-                    config.Keys({**(owned or {}), **schema})
-            else:
-                schemas[section] = schema
-    return schemas, rules
+from tools.paramdoc import stage_modules, stage_params  # noqa: E402, F401  (the stages' schemas, for the tests)
 
 
 def load_params(*sections, path):

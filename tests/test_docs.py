@@ -1,0 +1,36 @@
+"""The generated documentation is what its generator writes from the code and the records."""
+from conftest import ROOT
+from tools import paramdoc
+
+
+def test_the_parameter_reference_is_up_to_date():
+    """docs/parameters.md is tools.paramdoc's rendering of params.yaml and the stages' schemas: a key
+    added, removed, re-commented or re-checked without regenerating it fails here."""
+    with open(f"{ROOT}/docs/parameters.md") as f:
+        assert f.read() == paramdoc.render(), "run: python -m tools.paramdoc"
+
+
+def test_comments_follow_their_keys():
+    lines = ["seed: 0   # one seed", "data:", "  source: x  # where", "                 # from, continued",
+             "  val_size: 5", "top: [1, 2]"]
+    assert paramdoc.comments(lines) == {"seed": "one seed", "data": "", "data.source": "where from, continued",
+                                        "data.val_size": "", "top": ""}
+
+
+def test_stage_times_come_from_the_timestamped_log():
+    from tools import results
+    log = ["2026-01-01T10:00:00Z Running stage 'download':", "2026-01-01T10:00:30Z > python -m stages.download",
+           "2026-01-01T10:01:00Z Running stage 'finetune':", "2026-01-01T10:21:00Z epoch 12/12: ...",
+           "2026-01-01T10:21:30Z Use `dvc push` to send your updates to remote storage."]
+    assert results.stage_times(log) == {"download": 60.0, "finetune": 1230.0}
+
+
+def test_the_results_pages_are_what_the_records_say():
+    """docs/results.md and the README's headline block are tools.results' rendering of the committed
+    records (results/<run>/): a number edited by hand, or records changed without `make results`, fail."""
+    from tools import results
+    doc, block = results.render(f"{ROOT}/{results.RESULTS}/{results.RUN}")
+    with open(f"{ROOT}/{results.DOC}") as f:
+        assert f.read() == doc, "run: make results"
+    with open(f"{ROOT}/{results.README}") as f:
+        assert block in f.read(), "run: make results"
