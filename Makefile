@@ -1,6 +1,8 @@
-# Quick start:  make demo   (whole pipeline on the offline digits data, about 10 minutes on 2 CPU cores)
-#               make test   (unit tests + end-to-end dvc repro on a tiny configuration)
+# Quick start:  make demo   (whole pipeline on the offline digits data, under 5 minutes on 2 CPU cores)
+#               make test   (lint, unit tests, end-to-end dvc repro on a tiny configuration)
 #               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
+#               make bench  (loop, determinism and sweep benchmarks: docs/benchmarks.md)
+#               make results (docs/results.md and the README's headline block from the records in results/)
 # Each creates the virtual environment from requirements.txt first.
 
 SHELL := /bin/bash
@@ -28,7 +30,7 @@ SEEDS := 0 1 2
 PREFIX := seeds
 EXP_PARAMS :=
 
-.PHONY: setup test demo bench seeds
+.PHONY: setup test demo bench seeds results
 setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -66,4 +68,8 @@ seeds: setup
 
 bench: setup
 	$(PY) -m benchmarks.bench_loops
+	$(PY) -m benchmarks.bench_determinism
 	$(PY) -m benchmarks.bench_sweep
+
+results: setup
+	$(PY) -m tools.results render

@@ -4,7 +4,7 @@ summary.md (per variant n, mean ± sd; per pruned variant and control the paired
 stdin), or runs `dvc exp show --json` itself. Outside the pipeline: no stage runs it.
 
     python -m tools.seeds                                   # experiments named seeds-seed<k> at HEAD
-    python -m tools.seeds --prefix long --metric drop --out-dir reports/seeds-long
+    python -m tools.seeds --prefix long --metric vs_dense_extra --out-dir reports/seeds-long
     dvc exp show --json -A > exps.json && python -m tools.seeds --exp-show exps.json"""
 import argparse
 import json
