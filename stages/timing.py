@@ -1,14 +1,16 @@
-"""timing: CPU latency and throughput of every model variant, apart from training. All variants are
-timed in this one process, interleaved round-robin after a warm-up, each speedup against the
-baseline timed alongside it, with the spread (IQR) beside every median -> reports/timing.json. With
-timing.fold_batchnorm, every model (the baseline too) is timed in its deployment form, each batch norm
-folded into its conv.
+"""timing: CPU latency and throughput of every model variant, apart from training, in PyTorch and in
+onnxruntime (its ONNX export). All are timed in this one process, interleaved round-robin after a
+warm-up, each speedup against the baseline in the same runtime timed alongside it, with the spread
+(IQR) beside every median -> reports/timing.json (per variant the PyTorch keys, and the same keys
+prefixed onnx_). With timing.fold_batchnorm, every PyTorch model (the baseline too) is timed in its
+deployment form, each batch norm folded into its conv (onnxruntime folds them itself).
 A change to the `timing` params re-runs only this stage and what reads it."""
 import argparse
 
 from lib import config, models
 from lib.errors import UserError, run
 from lib.io import save_json
+from lib.onnx_export import runner, session
 from lib.timing import deployed, time_interleaved
 
 PARAMS = {
@@ -26,20 +28,30 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", action="append", required=True, metavar="NAME=PATH",
                         help="a variant and its checkpoint; the first is the baseline of the speedups")
+    parser.add_argument("--onnx", action="append", required=True, metavar="NAME=PATH",
+                        help="the ONNX export of a variant (stage export_onnx), the same names in the same order")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    if not all("=" in item for item in args.model):
-        raise UserError(f"--model takes NAME=PATH, got {args.model}")
-    paths = dict(item.split("=", 1) for item in args.model)
+    if not all("=" in item for item in args.model + args.onnx):
+        raise UserError(f"--model and --onnx take NAME=PATH, got {args.model + args.onnx}")
+    paths, exports = (dict(item.split("=", 1) for item in items) for items in (args.model, args.onnx))
+    if list(paths) != list(exports):
+        raise UserError(f"--onnx must name the variants of --model in their order: {list(paths)}, got {list(exports)}")
     params = config.load(PARAMS)
-    loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
-              for name, path in paths.items()}  # all checked first
+    calls = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
+             for name, path in paths.items()}  # all checked first
+    calls.update({f"onnx_{name}": runner(session(path)) for name, path in exports.items()})
+    first = next(iter(paths))
 
-    timing = time_interleaved(loaded, next(iter(paths)), params["timing"])
+    measured = time_interleaved(calls, {n: f"onnx_{first}" if n.startswith("onnx_") else first for n in calls},
+                                params["timing"])
+    timing = {name: {**measured[name], **{f"onnx_{k}": v for k, v in measured[f"onnx_{name}"].items()}}
+              for name in paths}
     save_json(timing, args.out)
     for name, t in timing.items():
-        print(f"{name:22s} {t['latency_ms']:7.3f} ms (IQR {t['latency_iqr_ms']:.3f})  speedup "
-              f"{t['latency_speedup']:.2f}x (IQR {t['latency_speedup_iqr']:.2f})  {t['throughput_ips']:8.0f} images/s")
+        print(f"{name:22s} PyTorch {t['latency_ms']:7.3f} ms, speedup {t['latency_speedup']:.2f}x (IQR "
+              f"{t['latency_speedup_iqr']:.2f}); onnxruntime {t['onnx_latency_ms']:7.3f} ms, speedup "
+              f"{t['onnx_latency_speedup']:.2f}x (IQR {t['onnx_latency_speedup_iqr']:.2f})")
 
 
 if __name__ == "__main__":

@@ -116,6 +116,11 @@ def test_dvc_yaml_follows_the_registry_of_variants():
     assert all("column" in VARIANTS[c] for spec in VARIANTS.values() for c in spec["controls"])
     assert [value for flag, value in zip(timing, timing[1:]) if flag == "--model"] == \
         [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
+    assert [value for flag, value in zip(timing, timing[1:]) if flag == "--onnx"] == \
+        [f"{v}={spec['checkpoint'][:-len('.pth')]}.onnx" for v, spec in VARIANTS.items()]
+    export = stages["export_onnx"]["cmd"].split()
+    assert [value for flag, value in zip(export, export[1:]) if flag == "--model"] == \
+        [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
     assert {f"reports/eval/{spec['evaluation']}.json" for spec in VARIANTS.values()} <= set(stages["compare"]["deps"])
     outputs = {out for stage in stages.values() for out in stage.get("outs", [])}
     assert {spec["checkpoint"] for spec in VARIANTS.values()} <= outputs

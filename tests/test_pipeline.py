@@ -90,6 +90,7 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
         assert m["nonzero"] == e["nonzero_params"] and m["macs_m"] == round(e["macs"] / 1e6, 2)
         assert m["size_mb"] == round(e.get("sparse_size_bytes", e["size_bytes"]) / 1e6, 3)
         assert m["speedup"] == round(timing[variant]["latency_speedup"], 2)
+        assert m["ort_speedup"] == round(timing[variant]["onnx_latency_speedup"], 2)
     dense = json.loads((repo / "reports/eval/dense_extra.json").read_text())
     for variant, controls in {v: spec["controls"] for v, spec in REGISTRY.items() if spec["controls"]}.items():
         m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
@@ -155,9 +156,27 @@ def test_timing_has_every_variant_against_the_baseline(repo):
     timing = json.loads((repo / "reports/timing.json").read_text())
     assert list(timing) == VARIANTS
     for variant, t in timing.items():
-        assert set(t) == set(KEYS) and t["latency_ms"] > 0 and t["throughput_ips"] > 0, variant
+        assert set(t) == set(KEYS) | {f"onnx_{k}" for k in KEYS} and t["latency_ms"] > 0 and t["throughput_ips"] > 0, \
+            variant
         assert t["latency_speedup"] == pytest.approx(timing["original"]["latency_ms"] / t["latency_ms"])
+        assert t["onnx_latency_speedup"] == pytest.approx(timing["original"]["onnx_latency_ms"] / t["onnx_latency_ms"])
     assert timing["original"]["latency_speedup"] == 1.0 and timing["original"]["latency_speedup_iqr"] == 0.0
+    assert timing["original"]["onnx_latency_speedup"] == 1.0
+
+
+def test_onnx_exports_compute_what_the_checkpoints_do(repo):
+    """Each variant's ONNX export (stage export_onnx), run by onnxruntime, gives its checkpoint's logits
+    on test images it was not checked on; the structured export is physically smaller, the unstructured
+    one dense (its zeros stored)."""
+    from lib import models, onnx_export
+    from lib.data import load_split, normalize
+    images = normalize(load_split(str(repo / "data/test.pt"))["images"][-16:])
+    for spec in REGISTRY.values():
+        model, _ = models.load_checkpoint(str(repo / spec["checkpoint"]))
+        path = str(repo / spec["checkpoint"]).replace(".pth", ".onnx")
+        assert onnx_export.check(model, onnx_export.session(path), spec["checkpoint"], images) <= onnx_export.TOLERANCE
+    size = {v: (repo / spec["checkpoint"].replace(".pth", ".onnx")).stat().st_size for v, spec in REGISTRY.items()}
+    assert size["structured_finetuned"] < size["original"] / 2 and size["unstructured"] > size["original"] * 0.95
 
 
 def test_checkpoints_load_with_weights_only(repo):
@@ -305,7 +324,8 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
     assert ran(dvc(repo, "repro", "unstructured_prune")) == ["unstructured_prune"]
-    assert pending(repo) == ["unstructured_random", "unstructured_tradeoff", "gradcam", "timing", "compare"]
+    assert pending(repo) == ["unstructured_random", "unstructured_tradeoff", "gradcam", "export_onnx", "timing",
+                             "compare"]
     chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
     (repo / "params.yaml").write_text(params)
@@ -314,7 +334,7 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
     assert ran(dvc(repo, "repro", "structured_prune")) == ["structured_prune"]
     assert pending(repo) == ["structured_finetune", "structured_random", "scratch", "structured_tradeoff", "gradcam",
-                             "timing", "compare"]
+                             "export_onnx", "timing", "compare"]
     structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
     assert structured["filters"]["conv8"] == 64 and structured["filters"]["conv7"] == 128  # width 0.25: 128 each
     (repo / "params.yaml").write_text(params)
@@ -367,8 +387,8 @@ def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
 
 
 OUTPUT_DIRS = ["data", "models", "reports"]
-TIMING_KEYS = {"speedup"}  # of the DVC metrics files reports/metrics/*.json
-TIMING_COLUMNS = {"ms", "speedup"}  # of reports/comparison.md
+TIMING_KEYS = {"speedup", "ort_speedup"}  # of the DVC metrics files reports/metrics/*.json
+TIMING_COLUMNS = {"speedup", "ORT"}  # of reports/comparison.md
 
 
 def files(root):

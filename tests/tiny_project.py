@@ -33,7 +33,8 @@ CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone ne
 PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]  # a DVC repo
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
           "structured_prune", "structured_finetune", "unstructured_random", "structured_random", "dense_extra",
-          "scratch", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "timing", "compare"]
+          "scratch", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "export_onnx", "timing",
+          "compare"]
 # The tiny configuration of the end-to-end runs: the bundled digits, a few hundred images, an epoch or two.
 TINY = {
     "device": "cpu",  # byte-identical reruns are promised on the CPU
@@ -183,7 +184,8 @@ def make_project(folder):
     write(folder / "reports/unstructured_sparsities.json",
           json.dumps({"allocation": "global", "schedule": "gradual", "conv_sparsity": 0.5}))
     write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20, "faithfulness_images": 4}))
-    write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for key in TIMING_KEYS} for v in VARIANTS}))
+    write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for k in TIMING_KEYS for key in (k, f"onnx_{k}")}
+                                                      for v in VARIANTS}))
     write(folder / "reports/structured_sensitivity_results.json", json.dumps(sweep_results(conv_layers, [0.25, 0.5])))
     for path in stage_outputs():  # every other output: a placeholder standing for the previous run's
         target = folder / path
