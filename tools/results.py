@@ -105,16 +105,17 @@ def headline(meta, per_seed, run_name):
     lines = [f"Run `{run_name}` ({meta['budget']}), {n} seed{'s' if n > 1 else ''} "
              f"({', '.join(map(str, s['seeds']))}); test accuracy in %, mean ± sd over seeds; `vs <control>`: the "
              "paired difference in points, variant minus control, mean [95 % t-interval over seeds], `*` where it "
-             "excludes 0; MACs and batch-1 CPU speedup of the first seed.", "",
-             "| variant | test acc. | vs dense_extra | vs scratch | vs random | MACs (M) | nonzero params | speedup |",
-             "|---|---|---|---|---|---|---|---|"]
+             "excludes 0; MACs and batch-1 CPU speedup (PyTorch; ORT: onnxruntime) of the first seed.", "",
+             "| variant | test acc. | vs dense_extra | vs scratch | vs random | MACs (M) | nonzero params | speedup | "
+             "ORT |", "|---|---|---|---|---|---|---|---|---|"]
     for v, d in s["variants"].items():
         e = first[f"reports/eval/{VARIANTS[v]['evaluation']}.json"]
         diffs = {VARIANTS[c]["column"]: diff for c, diff in s["differences"].get(v, {}).items()}
         sd = "" if d["sd"] is None else f" ± {d['sd']:.2f}"
         lines.append(f"| {v} | {d['mean']:.2f}{sd} | {interval(diffs.get('dense_extra'))} | "
                      f"{interval(diffs.get('scratch'))} | {interval(diffs.get('random'))} | {e['macs'] / 1e6:.1f} | "
-                     f"{e['nonzero_params']:,} | {timing[v]['latency_speedup']:.2f}x |")
+                     f"{e['nonzero_params']:,} | {timing[v]['latency_speedup']:.2f}x | "
+                     f"{timing[v]['onnx_latency_speedup']:.2f}x |")
     unresolved = [f"{v} vs {c}" for v, per in s["differences"].items() for c, diff in per.items()
                   if not diff["excludes_zero"]]
     lines += ["", ("Differences the seeds cannot resolve (interval includes 0, or one seed): "
@@ -151,14 +152,20 @@ def render(run_dir):
         layers = [k for k in rows[0] if k != "level"]
         doc += [f"{family}:", "", "| level | " + " | ".join(layers) + " |", "|---|" + "---|" * len(layers)]
         doc += [f"| {r['level']:.2f} | " + " | ".join(f"{r[k]:.1f}" for k in layers) + " |" for r in rows] + [""]
-    doc += ["## Timing (PyTorch eager, CPU, every variant interleaved in one process; mean over seeds)", "",
-            "| variant | batch-1 latency (ms) | speedup | IQR of the speedup | throughput (img/s) | "
-            "throughput speedup |", "|---|---|---|---|---|---|"]
+    doc += ["## Timing (CPU, every variant in PyTorch and in onnxruntime interleaved in one process; mean over "
+            "seeds)", "", "Batch-1 latency in ms and its speedup against the original in the same runtime (IQR of "
+            "the per-round ratios in brackets); throughput in images/s at the large batch.", "",
+            "| variant | PyTorch ms | speedup | ORT ms | ORT speedup | PyTorch img/s | ORT img/s |",
+            "|---|---|---|---|---|---|---|"]
     for v in VARIANTS:
         t = [r["reports/timing.json"][v] for r in per_seed.values()]
-        doc.append(f"| {v} | {mean(x['latency_ms'] for x in t):.2f} | {mean(x['latency_speedup'] for x in t):.2f}x | "
-                   f"{mean(x['latency_speedup_iqr'] for x in t):.2f} | {mean(x['throughput_ips'] for x in t):.0f} | "
-                   f"{mean(x['throughput_speedup'] for x in t):.2f}x |")
+
+        def avg(key, t=t):
+            return mean(x[key] for x in t)
+        doc.append(f"| {v} | {avg('latency_ms'):.2f} | {avg('latency_speedup'):.2f}x "
+                   f"({avg('latency_speedup_iqr'):.2f}) | {avg('onnx_latency_ms'):.2f} | "
+                   f"{avg('onnx_latency_speedup'):.2f}x ({avg('onnx_latency_speedup_iqr'):.2f}) | "
+                   f"{avg('throughput_ips'):.0f} | {avg('onnx_throughput_ips'):.0f} |")
     doc += ["", "## Grad-CAM: agreement with the original and faithfulness (mean over seeds)", "",
             f"![Grad-CAM]({figures}/grad_cam_comparison.png)", "",
             "| variant | CAM correlation | top-k IoU | same prediction | ROAD combined | CAM-kept change | "
