@@ -38,9 +38,12 @@ def main():
     if list(paths) != list(exports):
         raise UserError(f"--onnx must name the variants of --model in their order: {list(paths)}, got {list(exports)}")
     params = config.load(PARAMS)
-    calls = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
-             for name, path in paths.items()}  # all checked first
-    calls.update({f"onnx_{name}": runner(session(path)) for name, path in exports.items()})
+    loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
+              for name, path in paths.items()}  # all checked first
+    # The runtimes alternate (PyTorch, onnxruntime, PyTorch, ...): every call follows one of the other
+    # runtime, so what one runtime's threads leave behind (OpenMP's spin-wait) falls on every variant alike.
+    calls = {key: fn for name in paths for key, fn in ((name, loaded[name]),
+                                                       (f"onnx_{name}", runner(session(exports[name]))))}
     first = next(iter(paths))
 
     measured = time_interleaved(calls, {n: f"onnx_{first}" if n.startswith("onnx_") else first for n in calls},
