@@ -1,5 +1,11 @@
 """The generated documentation is what its generator writes from the code and the records."""
+import glob
+import json
+import os
+import re
+
 from conftest import ROOT
+from lib import seeds
 from tools import paramdoc
 
 
@@ -34,3 +40,18 @@ def test_the_results_pages_are_what_the_records_say():
         assert f.read() == doc, "run: make results"
     with open(f"{ROOT}/{results.README}") as f:
         assert block in f.read(), "run: make results"
+    run_dir = f"{ROOT}/{results.RESULTS}/{results.RUN}"
+    with open(f"{run_dir}/summary.json") as f:
+        assert json.load(f) == json.loads(json.dumps(seeds.to_json(results.summary(results.load(run_dir)[1])))), \
+            "run: make results"
+
+
+def test_every_link_and_image_in_the_docs_resolves():
+    """Each relative link or image of the README and docs/ names a file (or folder) of the project."""
+    broken = []
+    for page in ["README.md", *sorted(glob.glob("docs/*.md", root_dir=ROOT))]:
+        with open(f"{ROOT}/{page}") as f:
+            for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", f.read()):
+                if "://" not in target and not os.path.exists(os.path.join(ROOT, os.path.dirname(page), target)):
+                    broken.append((page, target))
+    assert not broken, broken
