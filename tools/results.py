@@ -5,11 +5,12 @@ the records.
     python -m tools.results collect --run cpu-12ep --seed 0 --workspace ../ref --log ref-seed0.log
     python -m tools.results render      # (make results) docs/results.md and the README's headline block
 
-A run's records live in results/<run>/: run.json (the command, its budget, the machine, optionally the
-git commit of the code it ran) and one folder per seed, seed<k>/, holding that seed's params.yaml,
-dvc.lock, every evaluation, metrics, timing, sweep and curve file the pipeline wrote, the stages' wall
-times (stage_times.json, from the run's timestamped log) and, for the first seed, the figures. `render`
-draws the figures over all seeds (results/<run>/figures/) and writes their aggregate (summary.json)."""
+A run's records live in results/<run>/: run.json (a few words for the headline, the command, its
+budget, the machine; optionally `code`, the git commit it ran, and `timing_conditions`, what else ran
+beside it) and one folder per seed, seed<k>/, holding that seed's params.yaml, dvc.lock, every
+evaluation, metrics, timing, sweep and curve file the pipeline wrote, the stages' wall times
+(stage_times.json, from the run's timestamped log) and, for the first seed, the figures. `render` draws
+the figures over all seeds (results/<run>/figures/) and writes their aggregate (summary.json)."""
 import argparse
 import glob
 import json
@@ -76,8 +77,8 @@ def load(run_dir):
     """{seed: {relative path: parsed JSON}} of a run's records, and its run.json."""
     path = os.path.join(run_dir, "run.json")
     if not os.path.isfile(path):
-        raise UserError(f"{path} does not exist: describe the run there, {{\"command\": ..., \"budget\": ..., "
-                        "\"machine\": ...}, the three strings the results page quotes")
+        raise UserError(f"{path} does not exist: describe the run there, {{\"summary\": ..., \"command\": ..., "
+                        "\"budget\": ..., \"machine\": ...}, the strings the results page quotes")
     meta = json.load(open(path))
     per_seed = {}
     for folder in sorted(glob.glob(os.path.join(run_dir, "seed*"))):
@@ -119,23 +120,23 @@ def headline(meta, per_seed, run_name):
     """The headline table: per variant accuracy (mean ± sd), its same-budget comparisons with their
     intervals, size and speed."""
     s = summary(per_seed)
-    first = next(iter(per_seed.values()))
-    timing = first["reports/timing.json"]
     n = len(s["seeds"])
-    lines = [f"Run `{run_name}` ({meta['budget']}), {n} seed{'s' if n > 1 else ''} "
-             f"({', '.join(map(str, s['seeds']))}); test accuracy in %, mean ± sd over seeds; `vs <control>`: the "
-             "paired difference in points, variant minus control, mean [95 % t-interval over seeds], `*` where it "
-             "excludes 0; MACs and batch-1 CPU speedup (PyTorch; ORT: onnxruntime) of the first seed.", "",
+    lines = [f"Run `{run_name}`, {seeds_text(per_seed)} ({meta['summary']}): test accuracy in %, mean ± sd over "
+             "seeds; `vs <control>`: the paired difference in points, variant minus control, mean [95 % t-interval "
+             "over seeds], `*` where it excludes 0; MACs, nonzero parameters and batch-1 CPU speedup (PyTorch; ORT: "
+             f"onnxruntime){' mean over seeds' if n > 1 else ''}.", "",
              "| variant | test acc. | vs dense_extra | vs scratch | vs random | MACs (M) | nonzero params | speedup | "
              "ORT |", "|---|---|---|---|---|---|---|---|---|"]
     for v, d in s["variants"].items():
-        e = first[f"reports/eval/{VARIANTS[v]['evaluation']}.json"]
+        evals = [r[f"reports/eval/{VARIANTS[v]['evaluation']}.json"] for r in per_seed.values()]
+        timing = [r["reports/timing.json"][v] for r in per_seed.values()]
         diffs = {VARIANTS[c]["column"]: diff for c, diff in s["differences"].get(v, {}).items()}
         sd = "" if d["sd"] is None else f" ± {d['sd']:.2f}"
         lines.append(f"| {v} | {d['mean']:.2f}{sd} | {interval(diffs.get('dense_extra'))} | "
-                     f"{interval(diffs.get('scratch'))} | {interval(diffs.get('random'))} | {e['macs'] / 1e6:.1f} | "
-                     f"{e['nonzero_params']:,} | {timing[v]['latency_speedup']:.2f}x | "
-                     f"{timing[v]['onnx_latency_speedup']:.2f}x |")
+                     f"{interval(diffs.get('scratch'))} | {interval(diffs.get('random'))} | "
+                     f"{mean(e['macs'] for e in evals) / 1e6:.1f} | {mean(e['nonzero_params'] for e in evals):,.0f} | "
+                     f"{mean(t['latency_speedup'] for t in timing):.2f}x | "
+                     f"{mean(t['onnx_latency_speedup'] for t in timing):.2f}x |")
     unresolved = [f"{v} vs {c}" for v, per in s["differences"].items() for c, diff in per.items()
                   if not diff["excludes_zero"]]
     lines += ["", ("Differences the seeds cannot resolve (interval includes 0, or one seed): "
@@ -202,7 +203,8 @@ def render(run_dir):
     times = [r.get("stage_times.json", {}) for r in per_seed.values()]
     if any(times):
         stages = list(dict.fromkeys(k for t in times for k in t))
-        doc += ["", "## Wall time per stage (minutes, each seed)", "", "| stage | " + " | ".join(
+        doc += ["", "## Wall time per stage (minutes, each seed)", "",
+                *([meta["timing_conditions"], ""] if meta.get("timing_conditions") else []), "| stage | " + " | ".join(
             f"seed {s}" for s in per_seed) + " |", "|---|" + "---|" * len(per_seed)]
         doc += [f"| {st} | " + " | ".join(f"{t[st] / 60:.1f}" if st in t else "-" for t in times) + " |"
                 for st in stages]
