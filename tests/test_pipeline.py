@@ -2,6 +2,8 @@
 worker runs this whole file (make test: pytest-xdist --dist loadfile), so the two runs are paid once."""
 import filecmp
 import json
+import os
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import ROOT
 from lib.variants import VARIANTS as REGISTRY
 from tiny_project import STAGES, TINY, dvc, git, make_repo, ran, set_params, sh
 
@@ -307,6 +310,49 @@ def test_experiments_shared_across_clones(repo, tmp_path):
     assert json.loads((carol / "reports/timing.json").read_text()).keys() == set(VARIANTS)
     assert (carol / MODELS[0]).exists()
     assert "Data and pipelines are up to date" in dvc(carol, "status")
+
+
+def test_a_seed_sweep_as_the_readme_runs_it(repo, tmp_path):
+    """The README's full-run commands on two seeds of the tiny configuration, in a copy of the
+    reproduced project: `make seeds` (one DVC experiment per seed, then tools.seeds' summary from
+    `dvc exp show`), each seed applied and its records collected (tools.results collect), the docs
+    rendered from them (`make results`' command), and `dvc params diff` / `dvc exp show`. The rendered
+    means agree with the ones computed here from the collected evaluations, and with tools.seeds'."""
+    work = tmp_path / "sweep"
+    shutil.copytree(repo, work)
+    for name in ("Makefile", "requirements.txt", "README.md", "tools"):
+        src = os.path.join(ROOT, name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, work / name)
+    git(work, "add", "Makefile", "requirements.txt", "README.md", "tools")
+    git(work, "commit", "-qm", "tools")
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    sh(work, "make", "-o", f"{venv}/.installed", "seeds", f"VENV={venv}", "PREFIX=tiny", "SEEDS=0 1")
+    summary = json.loads((work / "reports/seeds/summary.json").read_text())
+    for k in (0, 1):
+        dvc(work, "exp", "apply", f"tiny-seed{k}")
+        sh(work, sys.executable, "-m", "tools.results", "collect", "--run", "tiny", "--seed", str(k),
+           "--workspace", ".")
+    assert "seed" in dvc(work, "params", "diff")  # the workspace holds seed 1's experiment, HEAD seed 0
+    shown = dvc(work, "exp", "show", "--only-changed", "--csv")
+    assert "tiny-seed0" in shown and "tiny-seed1" in shown, shown
+    run = work / "results/tiny"
+    (run / "run.json").write_text(json.dumps({"summary": "tiny", "command": "make seeds PREFIX=tiny", "budget": "tiny",
+                                                   "machine": "CI"}))
+    sh(work, sys.executable, "-m", "tools.results", "render", "--run", "tiny")
+
+    assert (run / "seed0/reports/structured_tradeoff.png").exists() and not list((run / "seed1/reports").glob("*.png"))
+    params = [yaml.safe_load((run / f"seed{k}/params.yaml").read_text()) for k in (0, 1)]
+    assert [p.pop("seed") for p in params] == [0, 1] and params[0] == params[1]
+    page = (work / "docs/results.md").read_text()
+    assert "2 seeds (0, 1)" in page and "2 seeds (0, 1)" in (work / "README.md").read_text()
+    for variant, spec in REGISTRY.items():
+        accuracies = [json.loads((run / f"seed{k}/reports/eval/{spec['evaluation']}.json").read_text())["test_accuracy"]
+                      for k in (0, 1)]
+        mean = sum(accuracies) / 2
+        assert f"| {variant} | {mean:.2f} ± " in page, (variant, mean)
+        assert abs(summary["variants"][variant]["mean"] - mean) < 0.006, variant  # metrics round to 2 decimals
+    for figure in ("unstructured_tradeoff", "structured_tradeoff", "seeds"):
+        assert (run / f"figures/{figure}.png").stat().st_size > 0
 
 
 def pending(repo):
