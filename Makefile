@@ -1,8 +1,9 @@
 # Quick start:  make demo   (whole pipeline on the offline digits data, under 5 minutes on 2 CPU cores)
 #               make test   (lint, unit tests, end-to-end dvc repro on a tiny configuration)
 #               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
-#               make bench  (loop, determinism and sweep benchmarks: docs/benchmarks.md)
-#               make results (docs/results.md and the README's headline block from the records in results/)
+#               make bench  (loop, determinism and sweep benchmarks, recorded in results/benchmarks/)
+#               make results (docs/results.md, the README's headline block and docs/benchmarks.md' outputs
+#                             from the records in results/)
 # Each creates the virtual environment from requirements.txt first.
 
 SHELL := /bin/bash
@@ -66,10 +67,16 @@ seeds: setup
 	@echo "NOTE: params.yaml now holds the last seed's settings (git diff params.yaml); every seed is a DVC"
 	@echo "experiment (dvc exp show). Return to the defaults: git checkout params.yaml"
 
+# Each benchmark's output, under its command and the machine, is recorded in results/benchmarks/<name>.txt,
+# which `make results` quotes in docs/benchmarks.md. Run it on idle cores.
+BENCHMARKS := bench_loops bench_determinism bench_sweep
 bench: setup
-	$(PY) -m benchmarks.bench_loops
-	$(PY) -m benchmarks.bench_determinism
-	$(PY) -m benchmarks.bench_sweep
+	@mkdir -p results/benchmarks
+	set -o pipefail; for b in $(BENCHMARKS); do { echo "$$ python -m benchmarks.$$b"; \
+		echo "# $$(nproc) cores of $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), bf16 flags:" \
+		"$$(grep -o -m1 -w 'amx_bf16\|avx512_bf16' /proc/cpuinfo | sort -u | xargs), torch" \
+		"$$($(PY) -c 'import torch; print(torch.__version__)')"; \
+		$(PY) -m benchmarks.$$b; } | tee results/benchmarks/$$b.txt; done
 
 results: setup
 	$(PY) -m tools.results render

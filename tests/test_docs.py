@@ -46,6 +46,20 @@ def test_the_results_pages_are_what_the_records_say():
             "run: make results"
 
 
+def test_the_benchmark_outputs_quoted_are_the_recorded_ones(tmp_path):
+    """docs/benchmarks.md quotes results/benchmarks/*.txt verbatim (make results); quoting is tested on
+    a page of its own: a record quoted, a missing one said to be missing, the text around kept."""
+    from tools import results
+    with open(f"{ROOT}/{results.BENCHMARKS}") as f:
+        page = f.read()
+    assert results.quote_outputs(page, ROOT) == page, "run: make results"
+    (tmp_path / "r.txt").write_text("$ python -m x\n1.5x\n")
+    text = "a\n<!-- output: r.txt -->\nold\n<!-- output end -->\nb\n<!-- output: s.txt -->\n<!-- output end -->\n"
+    assert results.quote_outputs(text, tmp_path) == (
+        "a\n<!-- output: r.txt -->\n```\n$ python -m x\n1.5x\n```\n<!-- output end -->\nb\n"
+        "<!-- output: s.txt -->\nNo recorded output yet: `make bench` writes s.txt.\n<!-- output end -->\n")
+
+
 def test_every_link_and_image_in_the_docs_resolves():
     """Each relative link or image of the README and docs/ names a file (or folder) of the project."""
     broken = []
