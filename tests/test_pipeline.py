@@ -320,10 +320,10 @@ def test_a_seed_sweep_as_the_readme_runs_it(repo, tmp_path):
     means agree with the ones computed here from the collected evaluations, and with tools.seeds'."""
     work = tmp_path / "sweep"
     shutil.copytree(repo, work)
-    for name in ("Makefile", "requirements.txt", "README.md", "tools"):
+    for name in ("Makefile", "requirements.txt", "README.md", "docs", "tools"):
         src = os.path.join(ROOT, name)
         (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, work / name)
-    git(work, "add", "Makefile", "requirements.txt", "README.md", "tools")
+    git(work, "add", "Makefile", "requirements.txt", "README.md", "docs", "tools")
     git(work, "commit", "-qm", "tools")
     venv = os.path.dirname(os.path.dirname(sys.executable))
     sh(work, "make", "-o", f"{venv}/.installed", "seeds", f"VENV={venv}", "PREFIX=tiny", "SEEDS=0 1")
