@@ -3,7 +3,8 @@ the README's headline block is typed by hand, and tests/test_docs.py fails when 
 the records.
 
     python -m tools.results collect --run cpu-12ep --seed 0 --workspace ../ref --log ref-seed0.log
-    python -m tools.results render      # (make results) docs/results.md and the README's headline block
+    python -m tools.results render      # (make results) the figures and summary.json of the run, docs/results.md,
+                                        # the README's headline block, docs/benchmarks.md's quoted outputs
 
 A run's records live in results/<run>/: run.json (a few words for the headline, the command, its
 budget, the machine; optionally `code`, the git commit it ran, and `timing_conditions`, what else ran
