@@ -4,6 +4,8 @@ import json
 import os
 import re
 
+import pytest
+
 from conftest import ROOT
 from lib import seeds
 from tools import paramdoc
@@ -69,3 +71,43 @@ def test_every_link_and_image_in_the_docs_resolves():
                 if "://" not in target and not os.path.exists(os.path.join(ROOT, os.path.dirname(page), target)):
                     broken.append((page, target))
     assert not broken, broken
+
+
+def test_an_experiment_is_recorded_and_shown_beside_its_seeds_run(tmp_path):
+    """tools.ablations: a workspace's experiment (here seed 0's records, one param changed and its
+    evaluation's accuracy moved by a known amount) is collected and shown with what it changed and its
+    difference to the same seed's run; an evaluation dvc.lock says came from other params is refused."""
+    import shutil
+
+    import yaml
+
+    from lib.errors import UserError
+    from tools import ablations, results
+    source = f"{ROOT}/{results.RESULTS}/{results.RUN}"
+    run_dir, workspace = tmp_path / "run", tmp_path / "ws"
+    shutil.copytree(f"{source}/seed0", run_dir / "seed0")
+    shutil.copy(f"{source}/run.json", run_dir)
+    shutil.copytree(f"{source}/seed0", workspace)
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    lock = yaml.safe_load((workspace / "dvc.lock").read_text())
+    params["structured_prune"]["criterion"] = "l2"  # as if the experiment ran with it
+    stages = lock["stages"]  # structured_prune and structured_finetune re-ran with it, structured_random not
+    stages["structured_prune"]["params"]["params.yaml"]["structured_prune.criterion"] = "l2"
+    for out in stages["structured_prune"]["outs"]:  # its new model and ratios; the fine-tune read the model
+        out["md5"] = "0" * 32
+    next(d for d in stages["structured_finetune"]["deps"] if d["path"].endswith("pruned.pth"))["md5"] = "0" * 32
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
+    (workspace / "dvc.lock").write_text(yaml.safe_dump(lock))
+    evaluation = workspace / "reports/eval/structured_finetuned.json"
+    before = json.loads(evaluation.read_text())["test_accuracy"]
+    evaluation.write_text(json.dumps({**json.loads(evaluation.read_text()), "test_accuracy": before - 0.5}))
+
+    with pytest.raises(UserError, match="structured_random.json was written by stage structured_random with an "
+                       "older reports/structured_ratios.json"):
+        ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_random"])
+    ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_finetuned"])
+    lines = ablations.section(str(run_dir), results.load(str(run_dir))[1])
+    assert "**Criteria**" in lines
+    assert (f"| crit-l2 | `structured_prune.criterion=l2` | structured_finetuned | {before - 0.5:.2f} | {before:.2f} "
+            "(seed 0) | -0.50 |") in lines
+    assert "## One-setting experiments" in results.render(str(run_dir))[0]

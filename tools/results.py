@@ -27,7 +27,7 @@ from lib import seeds
 from lib.errors import UserError, run
 from lib.io import save_figure, save_json, save_text
 from lib.variants import VARIANTS
-from tools import result_figures
+from tools import ablations, result_figures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS, DOC, README, RUN = "results", "docs/results.md", "README.md", "cpu-12ep"  # RUN: the one documented
@@ -161,6 +161,7 @@ def render(run_dir):
            + (f" Code: commit `{meta['code'][:12]}` of this repository." if meta.get("code") else "")
            + " Each seed ran:", "",
            "    " + meta["command"], "", "## Headline", "", headline(meta, per_seed, name), "",
+           *ablations.section(run_dir, per_seed),
            f"## Trade-off curves (one-shot, test split; mean ± sd over {seeds_text(per_seed)})", "",
            "Each allocation prunes the baseline one-shot at each target (no fine-tune); the trained variants "
            "and their controls stand beside the curves, the dense models and chance as lines.", ""]

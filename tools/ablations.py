@@ -1,0 +1,125 @@
+"""One-setting experiments beside a reference run, recorded and rendered like its seeds: an experiment
+changes a few params of one seed's run (a criterion, a target, a schedule) and re-runs the stages that
+read them (`dvc exp run -n <name> -S <key>=<value> ... <stage>`); its records are the params and the
+evaluations of the variants it re-ran, with the dvc.lock that proves they came from those params.
+
+    python -m tools.ablations collect --run cpu-12ep --name crit-l2 --variants structured_finetuned \\
+        --group "Filter importance criteria" --workspace ../ref       # after `dvc exp apply crit-l2` there
+
+The results page (tools.results render) shows each group as a table: the experiment, what it changed
+from its seed's run (read from the two params files, not typed), each variant's test accuracy beside
+that seed's and the difference."""
+import argparse
+import glob
+import json
+import os
+import shutil
+
+import yaml
+
+from lib.errors import UserError, run
+from lib.io import save_json
+from lib.variants import VARIANTS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def flat(d, prefix=""):
+    """{"a.b": value} of nested dicts."""
+    out = {}
+    for k, v in d.items():
+        out.update(flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def changes(params, reference):
+    """The keys whose values differ from `reference`'s, as "key=value", sorted."""
+    a, b = flat(params), flat(reference)
+    return sorted(f"{k}={a.get(k)}" for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def check_lock(lock, params, evaluation):
+    """The stage of dvc.lock that wrote reports/eval/<evaluation>.json ran with `params` (every param it
+    records has params.yaml's value) and from the current outputs of the stages before it (each of its
+    deps has the hash dvc.lock gives the stage that writes it): else the workspace holds an evaluation of
+    another run, one the experiment did not re-run."""
+    path = f"reports/eval/{evaluation}.json"
+    written = {out["path"]: out.get("md5") for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    values = flat(params)
+    for name, stage in lock["stages"].items():
+        if any(out["path"] == path for out in stage.get("outs", [])):
+            ran = flat(stage.get("params", {}).get("params.yaml", {}))
+            wrong = {k: v for k, v in ran.items() if k in values and values[k] != v}
+            older = [d["path"] for d in stage.get("deps", [])
+                     if d["path"] in written and written[d["path"]] != d.get("md5")]
+            if wrong or older:
+                raise UserError(f"{path} was written by stage {name} with " + (f"{wrong}, not params.yaml's values"
+                                if wrong else f"an older {', '.join(older)}") + ": list only the variants the "
+                                "experiment re-ran")
+            return
+    raise UserError(f"no stage of dvc.lock writes {path}")
+
+
+def collect(workspace, folder, group, variants):
+    params = yaml.safe_load(open(os.path.join(workspace, "params.yaml")))
+    lock = yaml.safe_load(open(os.path.join(workspace, "dvc.lock")))
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise UserError(f"unknown variant(s) {unknown}; the variants are {list(VARIANTS)}")
+    for v in variants:
+        check_lock(lock, params, VARIANTS[v]["evaluation"])
+    os.makedirs(os.path.join(folder, "reports", "eval"), exist_ok=True)
+    for name in ("params.yaml", "dvc.lock", *(f"reports/eval/{VARIANTS[v]['evaluation']}.json" for v in variants)):
+        shutil.copyfile(os.path.join(workspace, name), os.path.join(folder, name))
+    save_json({"group": group, "variants": variants}, os.path.join(folder, "ablation.json"))
+
+
+def section(run_dir, per_seed):
+    """The results page's lines for the run's experiments (results/<run>/ablations/<name>/), one table
+    per group; none: no lines."""
+    groups = {}
+    for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
+        meta = json.load(open(os.path.join(folder, "ablation.json")))
+        params = yaml.safe_load(open(os.path.join(folder, "params.yaml")))
+        if params["seed"] not in per_seed:
+            raise UserError(f"{folder} ran seed {params['seed']}, of which {run_dir} has no records")
+        groups.setdefault(meta["group"], []).append((os.path.basename(folder), meta, params))
+    if not groups:
+        return []
+    lines = ["## One-setting experiments", "",
+             "Each changes the params shown from one seed's run of this page and re-runs the stages that read "
+             "them (`dvc exp run -n <experiment> -S <key>=<value> ...`); test accuracy in %, the same seed's "
+             "run beside it. One seed each: a difference within the seeds' spread above is not resolved.", ""]
+    for group, entries in groups.items():
+        lines += [f"**{group}**", "", "| experiment | changed | variant | test acc. | the seed's run | difference |",
+                  "|---|---|---|---|---|---|"]
+        for name, meta, params in entries:
+            reference = per_seed[params["seed"]]
+            changed = ", ".join(f"`{c}`" for c in changes(params, reference["params.yaml"]))
+            for v in meta["variants"]:
+                path = f"reports/eval/{VARIANTS[v]['evaluation']}.json"
+                ours = json.load(open(os.path.join(run_dir, "ablations", name, path)))["test_accuracy"]
+                theirs = reference[path]["test_accuracy"]
+                lines.append(f"| {name} | {changed} | {v} | {ours:.2f} | {theirs:.2f} (seed {params['seed']}) | "
+                             f"{ours - theirs:+.2f} |")
+        lines.append("")
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="record one experiment applied in a workspace")
+    c.add_argument("--run", required=True, help="the reference run, results/<run>/")
+    c.add_argument("--name", required=True, help="the experiment's name (its folder)")
+    c.add_argument("--group", required=True, help="the question it answers: the title of its table")
+    c.add_argument("--variants", nargs="+", required=True, help="the variants it re-ran")
+    c.add_argument("--workspace", required=True)
+    args = parser.parse_args()
+    folder = os.path.join(ROOT, "results", args.run, "ablations", args.name)
+    collect(args.workspace, folder, args.group, args.variants)
+    print(f"records of {args.name} -> {folder}")
+
+
+if __name__ == "__main__":
+    run(main)
