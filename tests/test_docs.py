@@ -3,12 +3,15 @@ import glob
 import json
 import os
 import re
+import shutil
 
 import pytest
+import yaml
 
 from conftest import ROOT
 from lib import seeds
-from tools import paramdoc
+from lib.errors import UserError
+from tools import ablations, paramdoc, results
 
 
 def test_the_parameter_reference_is_up_to_date():
@@ -26,7 +29,6 @@ def test_comments_follow_their_keys():
 
 
 def test_stage_times_come_from_the_timestamped_log():
-    from tools import results
     log = ["2026-01-01T10:00:00Z Running stage 'download':", "2026-01-01T10:00:30Z > python -m stages.download",
            "2026-01-01T10:01:00Z Running stage 'finetune':", "2026-01-01T10:21:00Z epoch 12/12: ...",
            "2026-01-01T10:21:30Z Use `dvc push` to send your updates to remote storage."]
@@ -36,7 +38,6 @@ def test_stage_times_come_from_the_timestamped_log():
 def test_the_results_pages_are_what_the_records_say():
     """docs/results.md and the README's headline block are tools.results' rendering of the committed
     records (results/<run>/): a number edited by hand, or records changed without `make results`, fail."""
-    from tools import results
     doc, block = results.render(f"{ROOT}/{results.RESULTS}/{results.RUN}")
     with open(f"{ROOT}/{results.DOC}") as f:
         assert f.read() == doc, "run: make results"
@@ -51,7 +52,6 @@ def test_the_results_pages_are_what_the_records_say():
 def test_the_benchmark_outputs_quoted_are_the_recorded_ones(tmp_path):
     """docs/benchmarks.md quotes results/benchmarks/*.txt verbatim (make results); quoting is tested on
     a page of its own: a record quoted, a missing one said to be missing, the text around kept."""
-    from tools import results
     with open(f"{ROOT}/{results.BENCHMARKS}") as f:
         page = f.read()
     assert results.quote_outputs(page, ROOT) == page, "run: make results"
@@ -77,12 +77,6 @@ def test_an_experiment_is_recorded_and_shown_beside_its_seeds_run(tmp_path):
     """tools.ablations: a workspace's experiment (here seed 0's records, one param changed and its
     evaluation's accuracy moved by a known amount) is collected and shown with what it changed and its
     difference to the same seed's run; an evaluation dvc.lock says came from other params is refused."""
-    import shutil
-
-    import yaml
-
-    from lib.errors import UserError
-    from tools import ablations, results
     source = f"{ROOT}/{results.RESULTS}/{results.RUN}"
     run_dir, workspace = tmp_path / "run", tmp_path / "ws"
     shutil.copytree(f"{source}/seed0", run_dir / "seed0")

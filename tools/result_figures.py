@@ -6,11 +6,11 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from lib import cost, models
+from lib import models, seeds
 from lib.errors import UserError
 from lib.pruning import allocation
-from lib.pruning.structured import kept_count
-from lib.pruning.structured_allocation import allocator
+from lib.pruning.structured_allocation import allocator, reducer
+from lib.variants import VARIANTS
 
 AXES = {"unstructured": {"conv_sparsity": "fraction of the conv weights zeroed"},
         "structured": {"macs": "fraction of the baseline's MACs removed",
@@ -22,14 +22,12 @@ POINTS = {  # per family: the variants and controls drawn beside the curves, by 
                    "structured_finetuned": "structured variant + fine-tune",
                    "structured_random": "random filters at its counts + fine-tune (control)",
                    "scratch": "its architecture from scratch (control)"}}
-EVALUATION = {"original": "finetune", "unstructured": "unstructured", "unstructured_random": "unstructured_random",
-              "structured": "structured_pruned", "structured_finetuned": "structured_finetuned",
-              "structured_random": "structured_random", "scratch": "scratch", "dense_extra": "dense_extra"}
 
 
 def mean_sd(values):
-    values = list(values)
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    """(mean, sample sd; 0 for one value) of `values`, as lib.seeds describes them."""
+    d = seeds.describe(list(values))
+    return d["mean"], d["sd"] or 0.0
 
 
 def structured_reductions(records, rows):
@@ -42,14 +40,12 @@ def structured_reductions(records, rows):
                                models.scaled_filters(p["model"]["width"]))
     kind, round_to = p["structured_prune"]["target_kind"], p["structured_prune"]["round_to"]
     curves = allocation.curves(sweep, convs)
+    removed = reducer(arch, convs, round_to)
     out = []
     for row in rows:
         point = {}
         for name in [k for k in row if f"{k}_achieved" in row]:
-            levels = allocator(name, arch, convs, curves, kind, round_to)[0](row["target"])
-            shrunk = {**arch, "filters": [kept_count(n, levels.get(c, 0.0), round_to)
-                                          for c, n in zip(convs, arch["filters"])]}
-            point[name] = {k: 1 - cost.total(shrunk, k) / cost.total(arch, k) for k in ("macs", "params")}
+            point[name] = removed(allocator(name, arch, convs, curves, kind, round_to)[0](row["target"]))
             if abs(point[name][kind] - row[f"{name}_achieved"]) > 1e-9:
                 raise UserError(f"the structured curve's {name} point at {row['target']} removed "
                                 f"{row[name + '_achieved']:.6f} of the {kind}, the allocator recomputes "
@@ -79,7 +75,7 @@ def curves(per_seed, family):
 
 
 def evaluations(per_seed, variant):
-    return [r[f"reports/eval/{EVALUATION[variant]}.json"] for r in per_seed.values()]
+    return [r[f"reports/eval/{VARIANTS[variant]['evaluation']}.json"] for r in per_seed.values()]
 
 
 def tradeoff_figure(per_seed, family, run_name, path):

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 from datetime import datetime
+from statistics import mean
 
 import yaml
 from PIL import Image
@@ -101,11 +102,6 @@ def summary(per_seed, key="test_accuracy"):
     return seeds.summarise(values)
 
 
-def mean(values):
-    values = list(values)
-    return sum(values) / len(values)
-
-
 def interval(diff):
     if diff is None:
         return ""
@@ -118,10 +114,9 @@ def seeds_text(per_seed):
     return f"{len(per_seed)} seed{'s' if len(per_seed) > 1 else ''} ({', '.join(map(str, per_seed))})"
 
 
-def headline(meta, per_seed, run_name):
+def headline(meta, per_seed, run_name, s):
     """The headline table: per variant accuracy (mean ± sd), its same-budget comparisons with their
-    intervals, size and speed."""
-    s = summary(per_seed)
+    intervals, size and speed; `s` is the seeds' summary()."""
     n = len(s["seeds"])
     lines = [f"Run `{run_name}`, {seeds_text(per_seed)} ({meta['summary']}): test accuracy in %, mean ± sd over "
              "seeds; `vs <control>`: the paired difference in points, variant minus control, mean [95 % t-interval "
@@ -146,10 +141,13 @@ def headline(meta, per_seed, run_name):
     return "\n".join(lines)
 
 
-def render(run_dir):
-    """(docs/results.md, the README's headline block) from the records of the run in `run_dir`."""
-    meta, per_seed = load(run_dir)
+def render(run_dir, records=None):
+    """(docs/results.md, the README's headline block) from the records of the run in `run_dir` (or
+    `records`, what load(run_dir) returns)."""
+    meta, per_seed = records or load(run_dir)
     name = os.path.basename(run_dir.rstrip("/"))
+    s = summary(per_seed)
+    table = headline(meta, per_seed, name, s)
     first_seed = next(iter(per_seed))
     first = per_seed[first_seed]
     figures = f"../{RESULTS}/{name}/seed{first_seed}/reports"
@@ -160,7 +158,7 @@ def render(run_dir):
            f"**The run.** {meta['budget']}. Machine: {meta['machine']}."
            + (f" Code: commit `{meta['code'][:12]}` of this repository." if meta.get("code") else "")
            + " Each seed ran:", "",
-           "    " + meta["command"], "", "## Headline", "", headline(meta, per_seed, name), "",
+           "    " + meta["command"], "", "## Headline", "", table, "",
            *ablations.section(run_dir, per_seed),
            f"## Trade-off curves (one-shot, test split; mean ± sd over {seeds_text(per_seed)})", "",
            "Each allocation prunes the baseline one-shot at each target (no fine-tune); the trained variants "
@@ -216,24 +214,24 @@ def render(run_dir):
             f"![test accuracy per seed, run {name}]({drawn}/seeds.png)", "",
             "| variant | " + " | ".join(f"seed {k}" for k in per_seed) + " | mean ± sd |",
             "|---|" + "---|" * (len(per_seed) + 1)]
-    for v, d in summary(per_seed)["variants"].items():
+    for v, d in s["variants"].items():
         doc.append(f"| {v} | " + " | ".join(f"{d['values'][k]:.2f}" for k in per_seed) + f" | {d['mean']:.2f}"
                    + ("" if d["sd"] is None else f" ± {d['sd']:.2f}") + " |")
-    readme = "\n".join([BEGIN, headline(meta, per_seed, name), "",
+    readme = "\n".join([BEGIN, table, "",
                         f"![the structured trade-off of run {name}]({drawn[3:]}/structured_tradeoff.png)", "",
                         "Full results: [docs/results.md](docs/results.md).", END])
     return "\n".join(doc) + "\n", readme
 
 
-def draw(run_dir):
+def draw(run_dir, per_seed):
     """The run's figures and its seed aggregate -> results/<run>/figures/ and results/<run>/summary.json."""
-    meta, per_seed = load(run_dir)
     name = os.path.basename(run_dir.rstrip("/"))
     for family in ("unstructured", "structured"):
         path = os.path.join(run_dir, "figures", f"{family}_tradeoff.png")
         result_figures.tradeoff_figure(per_seed, family, name, path)
-    save_figure(seeds.figure(summary(per_seed), "test accuracy (%)"), os.path.join(run_dir, "figures", "seeds.png"))
-    save_json(seeds.to_json(summary(per_seed)), os.path.join(run_dir, "summary.json"))
+    s = summary(per_seed)
+    save_figure(seeds.figure(s, "test accuracy (%)"), os.path.join(run_dir, "figures", "seeds.png"))
+    save_json(seeds.to_json(s), os.path.join(run_dir, "summary.json"))
 
 
 def quote_outputs(text, root):
@@ -270,8 +268,10 @@ def main():
         collect(args.workspace, folder, args.log, figures=args.seed <= min(recorded, default=args.seed))
         print(f"records of seed {args.seed} -> {folder}")
         return
-    draw(os.path.join(ROOT, RESULTS, args.run))
-    doc, block = render(os.path.join(ROOT, RESULTS, args.run))
+    run_dir = os.path.join(ROOT, RESULTS, args.run)
+    records = load(run_dir)
+    draw(run_dir, records[1])
+    doc, block = render(run_dir, records)
     save_text(doc, os.path.join(ROOT, DOC))
     save_text(replace_block(open(os.path.join(ROOT, README)).read(), block), os.path.join(ROOT, README))
     save_text(quote_outputs(open(os.path.join(ROOT, BENCHMARKS)).read(), ROOT), os.path.join(ROOT, BENCHMARKS))

@@ -12,6 +12,18 @@ def largest_ratio(arch):
     return min(1 - 1 / n for n in arch["filters"])
 
 
+def reducer(arch, convs, round_to):
+    """removed(levels) -> {"macs": r, "params": r}: the fractions of `arch`'s MACs and parameters removed by
+    taking the fraction levels[conv] of each conv's filters (counts rounded to multiples of `round_to`)."""
+    base = {k: cost.total(arch, k) for k in ("macs", "params")}
+
+    def removed(levels):
+        shrunk = {**arch, "filters": [kept_count(n, levels.get(name, 0.0), round_to)
+                                      for name, n in zip(convs, arch["filters"])]}
+        return {k: 1 - cost.total(shrunk, k) / total for k, total in base.items()}
+    return removed
+
+
 def allocator(method, arch, convs, curves_, kind, round_to):
     """(allocate, reachable) for structured pruning of a model of architecture `arch`:
     allocate(target) -> {conv: fraction of filters removed} by the allocation `method` (uniform or
@@ -23,12 +35,7 @@ def allocator(method, arch, convs, curves_, kind, round_to):
     kind's target met (capped at 1), which reaches 1 exactly when every kind's target is met: a
     step counts for every kind it still helps, and for no kind already met (a heuristic; the
     one-kind greedy is exact for convex curves, the joint one is not claimed to be)."""
-    base = {k: cost.total(arch, k) for k in ("macs", "params")}
-
-    def removed(levels):  # {kind: fraction of the baseline's MACs / parameters removed}
-        shrunk = {**arch, "filters": [kept_count(n, levels.get(name, 0.0), round_to)
-                                      for name, n in zip(convs, arch["filters"])]}
-        return {k: 1 - cost.total(shrunk, k) / total for k, total in base.items()}
+    removed = reducer(arch, convs, round_to)
 
     hi = largest_ratio(arch)
     top = {n: hi if method == "uniform" else max(curves_[n][0]) for n in convs}
