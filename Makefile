@@ -2,8 +2,8 @@
 #               make test   (lint, unit tests, end-to-end dvc repro on a tiny configuration)
 #               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
 #               make bench  (loop, determinism and sweep benchmarks, recorded in results/benchmarks/)
-#               make results (docs/results.md, the README's headline block and docs/benchmarks.md' outputs
-#                             from the records in results/)
+#               make results (docs/results.md, the README's headline block and the outputs quoted in
+#                             docs/benchmarks.md, from the records in results/)
 # Each creates the virtual environment from requirements.txt first.
 
 SHELL := /bin/bash
@@ -73,9 +73,9 @@ BENCHMARKS := bench_loops bench_determinism bench_sweep
 bench: setup
 	@mkdir -p results/benchmarks
 	set -o pipefail; for b in $(BENCHMARKS); do { echo "$$ python -m benchmarks.$$b"; \
-		echo "# $$(nproc) cores of $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), bf16 flags:" \
-		"$$(grep -o -m1 -w 'amx_bf16\|avx512_bf16' /proc/cpuinfo | sort -u | xargs), torch" \
-		"$$($(PY) -c 'import torch; print(torch.__version__)')"; \
+		echo "# $$(nproc) cores of $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+		"$$($(PY) -c 'import torch; from lib.precision import cpu_has_bf16 as bf16; \
+		print(f"bf16 arithmetic: {bf16()}, torch {torch.__version__}")')"; \
 		$(PY) -m benchmarks.$$b; } | tee results/benchmarks/$$b.txt; done
 
 results: setup

@@ -14,7 +14,6 @@ from dvc.cli import DvcParserError, parse_args
 from conftest import ROOT
 
 PAGES = ["README.md", *sorted(p for p in glob.glob("docs/*.md", root_dir=ROOT) if p != "docs/results.md")]
-OTHER_TOOLS = {"git", "pip", "source", "cd", "for", "done", "time", "test"}  # not the project's to check
 
 
 def command_blocks(text):
