@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 
 import pytest
@@ -35,6 +36,13 @@ def make_split(n=64, classes=10, seed=0):
 
 
 from tools.paramdoc import stage_modules, stage_params  # noqa: E402, F401  (the stages' schemas, for the tests)
+
+
+def committed_params():
+    """The text of the committed params.yaml (`make demo` leaves the demo's settings in the working copy;
+    the tests about the defaults read the commit's), or the working copy's outside a git clone."""
+    shown = subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True, text=True)
+    return shown.stdout if shown.returncode == 0 else open(os.path.join(ROOT, "params.yaml")).read()
 
 
 def load_params(*sections, path):

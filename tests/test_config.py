@@ -1,11 +1,11 @@
 import pytest
 import yaml
 
-from conftest import load_params
+from conftest import committed_params, load_params
 from lib import config
 from lib.errors import UserError
 
-GOOD = yaml.safe_load(open(config.PARAMS_FILE))
+GOOD = yaml.safe_load(committed_params())
 
 
 def write(tmp_path, params):
