@@ -51,6 +51,26 @@ def test_the_results_pages_are_what_the_records_say():
             "run: make results"
 
 
+def test_the_timing_noise_floor_spans_the_variants_of_one_architecture():
+    """The sentence under the timing table spans exactly the variants with the original's parameter
+    count, their latencies averaged over seeds (a hand computation on two synthetic seeds)."""
+    per_seed = {}
+    for seed, shift in ((0, 0.0), (1, 1.0)):
+        r = {"reports/timing.json": {}}
+        for i, (v, spec) in enumerate(results.VARIANTS.items()):
+            dense = not v.startswith("structured") and v != "scratch"
+            r[f"reports/eval/{spec['evaluation']}.json"] = {"params": 100 if dense else 30}
+            r["reports/timing.json"][v] = {"latency_ms": 5 + i + shift, "onnx_latency_ms": 2 + i / 10 + shift}
+        per_seed[seed] = r
+    order = list(results.VARIANTS)
+    dense = [v for v in order if not v.startswith("structured") and v != "scratch"]
+    lo, hi = order.index(dense[0]), order.index(dense[-1])
+    text = results.noise_floor(per_seed)
+    assert text.startswith(", ".join(dense) + " run the same dense architecture")
+    assert f"between {5 + lo + 0.5:.2f} and {5 + hi + 0.5:.2f} ms in PyTorch" in text
+    assert f"between {2 + lo / 10 + 0.5:.2f} and {2 + hi / 10 + 0.5:.2f} ms in onnxruntime" in text
+
+
 def test_the_benchmark_outputs_quoted_are_the_recorded_ones(tmp_path):
     """docs/benchmarks.md quotes results/benchmarks/*.txt verbatim (make results); quoting is tested on
     a page of its own: a record quoted, a missing one said to be missing, the text around kept."""

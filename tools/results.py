@@ -141,6 +141,21 @@ def headline(meta, per_seed, run_name, s):
     return "\n".join(lines)
 
 
+def noise_floor(per_seed):
+    """A sentence on the timing's noise: the variants with the original's dense architecture (its
+    parameter count; unstructured zeros are stored and multiplied in both runtimes) compute the same
+    operations, so the spread of their latencies (means over seeds) is the measurement's, not the models'."""
+    size = {v: [r[f"reports/eval/{spec['evaluation']}.json"]["params"] for r in per_seed.values()]
+            for v, spec in VARIANTS.items()}
+    same = [v for v in VARIANTS if size[v] == size["original"]]
+    spread = {key: [mean(r["reports/timing.json"][v][key] for r in per_seed.values()) for v in same]
+              for key in ("latency_ms", "onnx_latency_ms")}
+    return (f"{', '.join(same)} run the same dense architecture: batch-1 latency between "
+            f"{min(spread['latency_ms']):.2f} and {max(spread['latency_ms']):.2f} ms in PyTorch and between "
+            f"{min(spread['onnx_latency_ms']):.2f} and {max(spread['onnx_latency_ms']):.2f} ms in onnxruntime. "
+            "Differences within such a range are the measurement's noise, not the models'.")
+
+
 def render(run_dir, records=None):
     """(docs/results.md, the README's headline block) from the records of the run in `run_dir` (or
     `records`, what load(run_dir) returns)."""
@@ -187,6 +202,7 @@ def render(run_dir, records=None):
                    f"({avg('latency_speedup_iqr'):.2f}) | {avg('onnx_latency_ms'):.2f} | "
                    f"{avg('onnx_latency_speedup'):.2f}x ({avg('onnx_latency_speedup_iqr'):.2f}) | "
                    f"{avg('throughput_ips'):.0f} | {avg('onnx_throughput_ips'):.0f} |")
+    doc += ["", noise_floor(per_seed)]
     doc += ["", "## Grad-CAM: agreement with the original and faithfulness (mean over seeds)", "",
             f"![Grad-CAM, run {name}, seed {first_seed}]({figures}/grad_cam_comparison.jpg)", "",
             f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each.*", "",
