@@ -122,8 +122,11 @@ def test_an_experiment_is_recorded_and_shown_beside_its_seeds_run(tmp_path):
                        "older reports/structured_ratios.json"):
         ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_random"])
     ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_finetuned"])
-    lines = ablations.section(str(run_dir), results.load(str(run_dir))[1])
+    meta, per_seed = results.load(str(run_dir))
+    lines = ablations.section(str(run_dir), per_seed, meta["command"])
     assert "**Criteria**" in lines
+    assert ("    " + meta["command"].replace("-n cpu-12ep-seed<k> -S seed=<k>", "-n crit-l2 -S seed=0")
+            + " -S structured_prune.criterion=l2 structured_finetune") in lines
     assert (f"| crit-l2 | `structured_prune.criterion=l2` | structured_finetuned | {before - 0.5:.2f} | {before:.2f} "
             "(seed 0) | -0.50 |") in lines
     assert "## One-setting experiments" in results.render(str(run_dir))[0]

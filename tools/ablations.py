@@ -8,11 +8,13 @@ evaluations of the variants it re-ran, with the dvc.lock that proves they came f
 
 The results page (tools.results render) shows each group as a table: the experiment, what it changed
 from its seed's run (read from the two params files, not typed), each variant's test accuracy beside
-that seed's and the difference."""
+that seed's and the difference; under it, each experiment's `dvc exp run`, derived from the run's own
+command (run.json), the changed params and the stages that wrote its evaluations."""
 import argparse
 import glob
 import json
 import os
+import re
 import shutil
 
 import yaml
@@ -38,6 +40,15 @@ def changes(params, reference):
     return sorted(f"{k}={a.get(k)}" for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
+def writer(lock, evaluation):
+    """The stage of dvc.lock that writes reports/eval/<evaluation>.json."""
+    path = f"reports/eval/{evaluation}.json"
+    for name, stage in lock["stages"].items():
+        if any(out["path"] == path for out in stage.get("outs", [])):
+            return name
+    raise UserError(f"no stage of dvc.lock writes {path}")
+
+
 def check_lock(lock, params, evaluation):
     """The stage of dvc.lock that wrote reports/eval/<evaluation>.json ran with `params` (every param it
     records has params.yaml's value) and from the current outputs of the stages before it (each of its
@@ -46,18 +57,15 @@ def check_lock(lock, params, evaluation):
     path = f"reports/eval/{evaluation}.json"
     written = {out["path"]: out.get("md5") for stage in lock["stages"].values() for out in stage.get("outs", [])}
     values = flat(params)
-    for name, stage in lock["stages"].items():
-        if any(out["path"] == path for out in stage.get("outs", [])):
-            ran = flat(stage.get("params", {}).get("params.yaml", {}))
-            wrong = {k: v for k, v in ran.items() if k in values and values[k] != v}
-            older = [d["path"] for d in stage.get("deps", [])
-                     if d["path"] in written and written[d["path"]] != d.get("md5")]
-            if wrong or older:
-                raise UserError(f"{path} was written by stage {name} with " + (f"{wrong}, not params.yaml's values"
-                                if wrong else f"an older {', '.join(older)}") + ": list only the variants the "
-                                "experiment re-ran")
-            return
-    raise UserError(f"no stage of dvc.lock writes {path}")
+    name = writer(lock, evaluation)
+    stage = lock["stages"][name]
+    ran = flat(stage.get("params", {}).get("params.yaml", {}))
+    wrong = {k: v for k, v in ran.items() if k in values and values[k] != v}
+    older = [d["path"] for d in stage.get("deps", []) if d["path"] in written and written[d["path"]] != d.get("md5")]
+    if wrong or older:
+        raise UserError(f"{path} was written by stage {name} with " + (f"{wrong}, not params.yaml's values"
+                        if wrong else f"an older {', '.join(older)}") + ": list only the variants the "
+                        "experiment re-ran")
 
 
 def collect(workspace, folder, group, variants):
@@ -74,9 +82,18 @@ def collect(workspace, folder, group, variants):
     save_json({"group": group, "variants": variants}, os.path.join(folder, "ablation.json"))
 
 
-def section(run_dir, per_seed):
+
+
+def command(run_command, name, seed, changed, stages):
+    """The experiment's `dvc exp run`: the run's command (its `-n <name>` and `<k>` standing for the seed)
+    for this name and seed, the changed params as -S options, the stages it targets."""
+    line = re.sub(r"-n \S+", f"-n {name}", run_command).replace("<k>", str(seed))
+    return " ".join([line, *(f"-S {c}" for c in changed), *stages])
+
+
+def section(run_dir, per_seed, run_command):
     """The results page's lines for the run's experiments (results/<run>/ablations/<name>/), one table
-    per group; none: no lines."""
+    per group and the commands that ran them (from `run_command`, the run's own); none: no lines."""
     groups = {}
     for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
         meta = json.load(open(os.path.join(folder, "ablation.json")))
@@ -88,21 +105,26 @@ def section(run_dir, per_seed):
         return []
     lines = ["## One-setting experiments", "",
              "Each changes the params shown from one seed's run of this page and re-runs the stages that read "
-             "them (`dvc exp run -n <experiment> -S <key>=<value> ...`); test accuracy in %, the same seed's "
-             "run beside it. One seed each: a difference within the seeds' spread above is not resolved.", ""]
+             "them (its command under its table); test accuracy in %, the same seed's run beside it. One seed "
+             "each: a difference within the seeds' spread above is not resolved.", ""]
     for group, entries in groups.items():
         lines += [f"**{group}**", "", "| experiment | changed | variant | test acc. | the seed's run | difference |",
                   "|---|---|---|---|---|---|"]
+        commands = []
         for name, meta, params in entries:
             reference = per_seed[params["seed"]]
-            changed = ", ".join(f"`{c}`" for c in changes(params, reference["params.yaml"]))
+            changed_params = changes(params, reference["params.yaml"])
+            changed = ", ".join(f"`{c}`" for c in changed_params)
+            lock = yaml.safe_load(open(os.path.join(run_dir, "ablations", name, "dvc.lock")))
+            stages = sorted({writer(lock, VARIANTS[v]["evaluation"]) for v in meta["variants"]})
+            commands.append("    " + command(run_command, name, params["seed"], changed_params, stages))
             for v in meta["variants"]:
                 path = f"reports/eval/{VARIANTS[v]['evaluation']}.json"
                 ours = json.load(open(os.path.join(run_dir, "ablations", name, path)))["test_accuracy"]
                 theirs = reference[path]["test_accuracy"]
                 lines.append(f"| {name} | {changed} | {v} | {ours:.2f} | {theirs:.2f} (seed {params['seed']}) | "
                              f"{ours - theirs:+.2f} |")
-        lines.append("")
+        lines += ["", *commands, ""]
     return lines
 
 
