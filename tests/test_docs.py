@@ -121,6 +121,12 @@ def test_an_experiment_is_recorded_and_shown_beside_its_seeds_run(tmp_path):
     with pytest.raises(UserError, match="structured_random.json was written by stage structured_random with an "
                        "older reports/structured_ratios.json"):
         ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_random"])
+    leftover = {**params, "unstructured_prune": {**params["unstructured_prune"], "target": 0.95}}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(leftover))  # as an earlier experiment leaves it
+    with pytest.raises(UserError, match=r"changed \['unstructured_prune.target=0.95'\] from its seed's run, which "
+                       r"no stage of \['structured_finetuned'\] reads"):
+        ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_finetuned"])
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
     ablations.collect(workspace, run_dir / "ablations/crit-l2", "Criteria", ["structured_finetuned"])
     meta, per_seed = results.load(str(run_dir))
     lines = ablations.section(str(run_dir), per_seed, meta["command"])

@@ -68,6 +68,31 @@ def check_lock(lock, params, evaluation):
                         "experiment re-ran")
 
 
+def upstream(lock, stage):
+    """`stage` and every stage of dvc.lock whose outputs it reads, directly or through others."""
+    writes = {out["path"]: name for name, s in lock["stages"].items() for out in s.get("outs", [])}
+    found, todo = set(), [stage]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += [writes[d["path"]] for d in lock["stages"][name].get("deps", []) if d["path"] in writes]
+    return found
+
+
+def check_changes(lock, params, reference, variants):
+    """Every param the experiment changed from its seed's run (`reference`) is read by a stage its
+    evaluations come from: else it is a setting left in params.yaml by an earlier `dvc exp run -S` (each
+    edits the workspace's params.yaml), which the record would show as a change it did not make."""
+    stages = set().union(*(upstream(lock, writer(lock, VARIANTS[v]["evaluation"])) for v in variants))
+    read = set().union(*(flat(lock["stages"][s].get("params", {}).get("params.yaml", {})) for s in stages))
+    unread = [c for c in changes(params, reference) if c.split("=")[0] not in read]
+    if unread:
+        raise UserError(f"the experiment changed {unread} from its seed's run, which no stage of {variants} reads: "
+                        "left by an earlier experiment? Run it again from the committed params.yaml (git checkout "
+                        "params.yaml first)")
+
+
 def collect(workspace, folder, group, variants):
     params = yaml.safe_load(open(os.path.join(workspace, "params.yaml")))
     lock = yaml.safe_load(open(os.path.join(workspace, "dvc.lock")))
@@ -76,6 +101,10 @@ def collect(workspace, folder, group, variants):
         raise UserError(f"unknown variant(s) {unknown}; the variants are {list(VARIANTS)}")
     for v in variants:
         check_lock(lock, params, VARIANTS[v]["evaluation"])
+    reference = os.path.join(os.path.dirname(os.path.dirname(folder)), f"seed{params['seed']}", "params.yaml")
+    if not os.path.isfile(reference):
+        raise UserError(f"{reference} does not exist: collect the run's seed {params['seed']} first")
+    check_changes(lock, params, yaml.safe_load(open(reference)), variants)
     os.makedirs(os.path.join(folder, "reports", "eval"), exist_ok=True)
     for name in ("params.yaml", "dvc.lock", *(f"reports/eval/{VARIANTS[v]['evaluation']}.json" for v in variants)):
         shutil.copyfile(os.path.join(workspace, name), os.path.join(folder, name))
