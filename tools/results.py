@@ -142,18 +142,22 @@ def headline(meta, per_seed, run_name, s):
 
 
 def noise_floor(per_seed):
-    """A sentence on the timing's noise: the variants with the original's dense architecture (its
-    parameter count; unstructured zeros are stored and multiplied in both runtimes) compute the same
-    operations, so the spread of their latencies (means over seeds) is the measurement's, not the models'."""
-    size = {v: [r[f"reports/eval/{spec['evaluation']}.json"]["params"] for r in per_seed.values()]
-            for v, spec in VARIANTS.items()}
-    same = [v for v in VARIANTS if size[v] == size["original"]]
-    spread = {key: [mean(r["reports/timing.json"][v][key] for r in per_seed.values()) for v in same]
-              for key in ("latency_ms", "onnx_latency_ms")}
-    return (f"{', '.join(same)} run the same dense architecture: batch-1 latency between "
-            f"{min(spread['latency_ms']):.2f} and {max(spread['latency_ms']):.2f} ms in PyTorch and between "
-            f"{min(spread['onnx_latency_ms']):.2f} and {max(spread['onnx_latency_ms']):.2f} ms in onnxruntime. "
-            "Differences within such a range are the measurement's noise, not the models'.")
+    """A sentence on the timing's noise: variants of one architecture (the same parameter count in every
+    seed; unstructured zeros are stored and multiplied in both runtimes) compute the same operations, so
+    the spread of their latencies (means over seeds) is the measurement's, not the models'."""
+    groups = {}
+    for v, spec in VARIANTS.items():
+        size = tuple(r[f"reports/eval/{spec['evaluation']}.json"]["params"] for r in per_seed.values())
+        groups.setdefault(size, []).append(v)
+    parts = []
+    for same in (g for g in groups.values() if len(g) > 1):
+        spread = {key: [mean(r["reports/timing.json"][v][key] for r in per_seed.values()) for v in same]
+                  for key in ("latency_ms", "onnx_latency_ms")}
+        parts.append(f"{', '.join(same)} run one architecture: batch-1 latency between "
+                     f"{min(spread['latency_ms']):.2f} and {max(spread['latency_ms']):.2f} ms in PyTorch and "
+                     f"between {min(spread['onnx_latency_ms']):.2f} and {max(spread['onnx_latency_ms']):.2f} ms "
+                     "in onnxruntime.")
+    return " ".join(parts + ["Differences within such a range are the measurement's noise, not the models'."])
 
 
 def render(run_dir, records=None):
