@@ -111,8 +111,6 @@ def collect(workspace, folder, group, variants):
     save_json({"group": group, "variants": variants}, os.path.join(folder, "ablation.json"))
 
 
-
-
 def command(run_command, name, seed, changed, stages):
     """The experiment's `dvc exp run`: the run's command (its `-n <name>` and `<k>` standing for the seed)
     for this name and seed, the changed params as -S options, the stages it targets."""
