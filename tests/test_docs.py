@@ -135,6 +135,7 @@ def test_an_experiment_is_recorded_and_shown_beside_its_seeds_run(tmp_path):
     assert "**Criteria**" in lines
     assert ("    " + meta["command"].replace("-n cpu-12ep-seed<k> -S seed=<k>", "-n crit-l2 -S seed=0")
             + " -S structured_prune.criterion=l2 structured_finetune") in lines
-    assert (f"| crit-l2 | `structured_prune.criterion=l2` | structured_finetuned | {before - 0.5:.2f} | {before:.2f} "
-            "(seed 0) | -0.50 |") in lines
+    val = json.loads(evaluation.read_text())["val_accuracy"]
+    assert (f"| crit-l2 | `structured_prune.criterion=l2` | structured_finetuned | {val:.2f} | {before - 0.5:.2f} | "
+            f"{val:.2f}, {before:.2f} (seed 0) | -0.50 |") in lines
     assert "## One-setting experiments" in results.render(str(run_dir))[0]

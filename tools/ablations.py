@@ -7,8 +7,8 @@ evaluations of the variants it re-ran, with the dvc.lock that proves they came f
         --group "Filter importance criteria" --workspace ../ref       # after `dvc exp apply crit-l2` there
 
 The results page (tools.results render) shows each group as a table: the experiment, what it changed
-from its seed's run (read from the two params files, not typed), each variant's test accuracy beside
-that seed's and the difference; under it, each experiment's `dvc exp run`, derived from the run's own
+from its seed's run (read from the two params files, not typed), each variant's validation and test accuracy
+beside that seed's and the test difference; under it, each experiment's `dvc exp run`, derived from the run's own
 command (run.json), the changed params and the stages that wrote its evaluations."""
 import argparse
 import glob
@@ -132,11 +132,12 @@ def section(run_dir, per_seed, run_command):
         return []
     lines = ["## One-setting experiments", "",
              "Each changes the params shown from one seed's run of this page and re-runs the stages that read "
-             "them (its command under its table); test accuracy in %, the same seed's run beside it. One seed "
-             "each: a difference within the seeds' spread above is not resolved.", ""]
+             "them (its command under its table); accuracy in %, the same seed's run beside it. A setting is chosen "
+             "on the validation split; the test split only reports. One seed each: a difference within the "
+             "seeds' spread above is not resolved.", ""]
     for group, entries in groups.items():
-        lines += [f"**{group}**", "", "| experiment | changed | variant | test acc. | the seed's run | difference |",
-                  "|---|---|---|---|---|---|"]
+        lines += [f"**{group}**", "", "| experiment | changed | variant | validation acc. | test acc. | the seed's run "
+                  "(validation, test) | test difference |", "|---|---|---|---|---|---|---|"]
         commands = []
         for name, meta, params in entries:
             reference = per_seed[params["seed"]]
@@ -147,10 +148,10 @@ def section(run_dir, per_seed, run_command):
             commands.append("    " + command(run_command, name, params["seed"], changed_params, stages))
             for v in meta["variants"]:
                 path = f"reports/eval/{VARIANTS[v]['evaluation']}.json"
-                ours = json.load(open(os.path.join(run_dir, "ablations", name, path)))["test_accuracy"]
-                theirs = reference[path]["test_accuracy"]
-                lines.append(f"| {name} | {changed} | {v} | {ours:.2f} | {theirs:.2f} (seed {params['seed']}) | "
-                             f"{ours - theirs:+.2f} |")
+                ours, theirs = json.load(open(os.path.join(run_dir, "ablations", name, path))), reference[path]
+                lines.append(f"| {name} | {changed} | {v} | {ours['val_accuracy']:.2f} | {ours['test_accuracy']:.2f} | "
+                             f"{theirs['val_accuracy']:.2f}, {theirs['test_accuracy']:.2f} (seed {params['seed']}) | "
+                             f"{ours['test_accuracy'] - theirs['test_accuracy']:+.2f} |")
         lines += ["", *commands, ""]
     return lines
 
