@@ -40,13 +40,24 @@ def changes(params, reference):
     return sorted(f"{k}={a.get(k)}" for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
+def outputs(lock):
+    """{path: (the stage that writes it, its md5)} of every output dvc.lock records."""
+    return {out["path"]: (name, out.get("md5")) for name, stage in lock["stages"].items()
+            for out in stage.get("outs", [])}
+
+
+def params_read(lock, stage):
+    """{"key": value} of the params.yaml keys dvc.lock records for `stage`."""
+    return flat(lock["stages"][stage].get("params", {}).get("params.yaml", {}))
+
+
 def writer(lock, evaluation):
     """The stage of dvc.lock that writes reports/eval/<evaluation>.json."""
     path = f"reports/eval/{evaluation}.json"
-    for name, stage in lock["stages"].items():
-        if any(out["path"] == path for out in stage.get("outs", [])):
-            return name
-    raise UserError(f"no stage of dvc.lock writes {path}")
+    found = outputs(lock).get(path)
+    if found is None:
+        raise UserError(f"no stage of dvc.lock writes {path}")
+    return found[0]
 
 
 def check_lock(lock, params, evaluation):
@@ -54,14 +65,11 @@ def check_lock(lock, params, evaluation):
     records has params.yaml's value) and from the current outputs of the stages before it (each of its
     deps has the hash dvc.lock gives the stage that writes it): else the workspace holds an evaluation of
     another run, one the experiment did not re-run."""
-    path = f"reports/eval/{evaluation}.json"
-    written = {out["path"]: out.get("md5") for stage in lock["stages"].values() for out in stage.get("outs", [])}
-    values = flat(params)
+    path, written, values = f"reports/eval/{evaluation}.json", outputs(lock), flat(params)
     name = writer(lock, evaluation)
-    stage = lock["stages"][name]
-    ran = flat(stage.get("params", {}).get("params.yaml", {}))
-    wrong = {k: v for k, v in ran.items() if k in values and values[k] != v}
-    older = [d["path"] for d in stage.get("deps", []) if d["path"] in written and written[d["path"]] != d.get("md5")]
+    wrong = {k: v for k, v in params_read(lock, name).items() if k in values and values[k] != v}
+    older = [d["path"] for d in lock["stages"][name].get("deps", [])
+             if d["path"] in written and written[d["path"]][1] != d.get("md5")]
     if wrong or older:
         raise UserError(f"{path} was written by stage {name} with " + (f"{wrong}, not params.yaml's values"
                         if wrong else f"an older {', '.join(older)}") + ": list only the variants the "
@@ -70,13 +78,13 @@ def check_lock(lock, params, evaluation):
 
 def upstream(lock, stage):
     """`stage` and every stage of dvc.lock whose outputs it reads, directly or through others."""
-    writes = {out["path"]: name for name, s in lock["stages"].items() for out in s.get("outs", [])}
+    written = outputs(lock)
     found, todo = set(), [stage]
     while todo:
         name = todo.pop()
         if name not in found:
             found.add(name)
-            todo += [writes[d["path"]] for d in lock["stages"][name].get("deps", []) if d["path"] in writes]
+            todo += [written[d["path"]][0] for d in lock["stages"][name].get("deps", []) if d["path"] in written]
     return found
 
 
@@ -85,7 +93,7 @@ def check_changes(lock, params, reference, variants):
     evaluations come from: else it is a setting left in params.yaml by an earlier `dvc exp run -S` (each
     edits the workspace's params.yaml), which the record would show as a change it did not make."""
     stages = set().union(*(upstream(lock, writer(lock, VARIANTS[v]["evaluation"])) for v in variants))
-    read = set().union(*(flat(lock["stages"][s].get("params", {}).get("params.yaml", {})) for s in stages))
+    read = set().union(*(params_read(lock, s) for s in stages))
     unread = [c for c in changes(params, reference) if c.split("=")[0] not in read]
     if unread:
         raise UserError(f"the experiment changed {unread} from its seed's run, which no stage of {variants} reads: "
