@@ -141,6 +141,7 @@ RECIPE = {  # a training recipe: the hyperparameters of lib.train.fit
     "weight_decay": non_negative_number,
     "schedule": choice("onecycle", "cosine"),
     "augment": boolean,
+    "label_smoothing": fraction,
 }
 RECIPES = ("finetune", "structured_finetune")  # the sections that hold a training recipe
 FINETUNE = {"pretrained": boolean, **RECIPE}

@@ -12,11 +12,14 @@ from lib.data import batches, check_batch_size
 from lib.precision import autocast
 
 
-def train_epoch(model, split, optimizer, scheduler, batch_size, generator, device, use_augment=True):
+def train_epoch(model, split, optimizer, scheduler, batch_size, generator, device, use_augment=True,
+                label_smoothing=0.0):
     """One pass over `split` in shuffled batches (the last partial batch is dropped so batch norm
-    never sees a batch of one); returns {"loss", "accuracy"}."""
+    never sees a batch of one), minimising cross-entropy against targets smoothed by `label_smoothing`
+    (Szegedy et al. 2016; 0: the labels themselves); returns {"loss", "accuracy"}, the loss the one
+    minimised."""
     model.train()
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
@@ -60,7 +63,8 @@ def evaluate(model, split, batch_size, device):
 
 def fit(model, train, val, hp, device, seed, eval_batch_size, live_dir=None):
     """SGD (momentum, weight decay) with a one-cycle or cosine schedule for hp["epochs"] epochs.
-    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment; each epoch ends with
+    `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment, label_smoothing
+    (lib.config.RECIPE); each epoch ends with
     an evaluation on `val` in batches of `eval_batch_size` (measure.batch_size). With `live_dir`,
     the per-epoch metrics are logged there with dvclive (train/loss.tsv, val/accuracy.tsv, ...).
     Returns the list of per-epoch metrics. Batch order and augmentation come from a generator seeded
@@ -79,7 +83,8 @@ def fit(model, train, val, hp, device, seed, eval_batch_size, live_dir=None):
     history = []
     live = Live(live_dir, save_dvc_exp=False, dvcyaml=None) if live_dir else None
     for epoch in (bar := tqdm(range(hp["epochs"]), desc="epochs", disable=None)):  # disable=None: off a terminal
-        trained = train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"])
+        trained = train_epoch(model, train, optimizer, scheduler, batch_size, generator, device, hp["augment"],
+                              hp["label_smoothing"])
         metrics = {f"train_{k}": v for k, v in trained.items()}
         metrics.update({f"val_{k}": v for k, v in evaluate(model, val, eval_batch_size, device).items()})
         history.append(metrics)

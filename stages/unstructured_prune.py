@@ -13,7 +13,8 @@ from lib.pruning.unstructured import CRITERIA, apply_unstructured
 from lib.pruning.unstructured_allocation import allocator
 
 PARAMS = {
-    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment"),
+    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment",
+                              "label_smoothing"),
     "unstructured_prune": {
         "sparsities": config.per_layer,
         "target": config.optional(config.open_fraction),

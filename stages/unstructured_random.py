@@ -9,7 +9,8 @@ from lib.measure import read_metrics
 from lib.pruning import unstructured_variant
 
 PARAMS = {
-    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment"),
+    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment",
+                              "label_smoothing"),
     "unstructured_prune": config.Keys(
         schedule=config.choice("oneshot", "gradual"), finetune_epochs=config.non_negative_int,
         lr=config.positive_number, gradual_initial=config.fraction, gradual_ramp=config.fraction_up_to_one,

@@ -128,9 +128,9 @@ def test_controls_train_as_long_as_the_variants_they_control(tmp_path):
 def test_recovery_recipes_are_the_baselines_with_changes():
     from lib import config
     base = {"pretrained": False, "epochs": 30, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-            "schedule": "onecycle", "augment": True}
+            "schedule": "onecycle", "augment": True, "label_smoothing": 0.1}
     assert config.recipe(base, epochs=10, lr=0.01, schedule="cosine") == {
         "epochs": 10, "batch_size": 128, "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine",
-        "augment": True}
+        "augment": True, "label_smoothing": 0.1}
     with pytest.raises(KeyError):  # a recipe is complete: a base without a key the changes do not give fails
         config.recipe({"epochs": 1})

@@ -9,7 +9,7 @@ from conftest import make_split
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 HP = {"epochs": 1, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine",
-      "augment": True}
+      "augment": True, "label_smoothing": 0.0}
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):

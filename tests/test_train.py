@@ -1,12 +1,14 @@
 import copy
 
+import pytest
 import torch
 
 from lib import models, train
+from lib.data import normalize
 from conftest import make_split
 
 HP = {"epochs": 3, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-      "schedule": "onecycle", "augment": False}
+      "schedule": "onecycle", "augment": False, "label_smoothing": 0.0}
 
 
 def test_fit_learns_a_learnable_task(small_arch, tmp_path):
@@ -35,6 +37,24 @@ def test_fit_is_deterministic_for_a_seed(small_arch):
                   torch.device("cpu"), 7, 64)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_the_epoch_loss_is_the_smoothed_cross_entropy(small_arch, smoothing):
+    """One batch, learning rate 0: the loss train_epoch reports (the one it minimises) equals the
+    smoothed cross-entropy written out, -sum((1 - s) one_hot + s / K) log softmax, on the model's
+    training-mode outputs for the same images."""
+    split = make_split(32)
+    torch.manual_seed(0)
+    model = models.build(small_arch)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    got = train.train_epoch(model, split, optimizer, scheduler, 32, torch.Generator().manual_seed(0),
+                            torch.device("cpu"), False, smoothing)["loss"]
+    with torch.no_grad():
+        log_p = torch.log_softmax(model.train()(normalize(split["images"])), 1)
+    target = (1 - smoothing) * torch.nn.functional.one_hot(split["labels"], 10) + smoothing / 10
+    assert got == pytest.approx(float(-(target * log_p).sum(1).mean()), rel=1e-5)
 
 
 def test_evaluate_matches_a_plain_forward(small_arch):
