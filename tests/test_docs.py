@@ -139,3 +139,19 @@ def test_an_experiment_is_recorded_and_shown_beside_its_seeds_run(tmp_path):
     assert (f"| crit-l2 | `structured_prune.criterion=l2` | structured_finetuned | {val:.2f} | {before - 0.5:.2f} | "
             f"{val:.2f}, {before:.2f} (seed 0) | -0.50 |") in lines
     assert "## One-setting experiments" in results.render(str(run_dir))[0]
+
+    # an experiment on newer code: a key the run predates, read by a stage it re-ran, is a change; one no
+    # re-run stage reads is not (the run behaved as without it); the page names the experiment's commit
+    params["structured_finetune"]["smoothing"], params["dense_extra"]["smoothing"] = 0.1, 0.0
+    stages["structured_finetune"]["params"]["params.yaml"]["structured_finetune.smoothing"] = 0.1
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
+    (workspace / "dvc.lock").write_text(yaml.safe_dump(lock))
+    ablations.collect(workspace, run_dir / "ablations/newer", "Newer", ["structured_finetuned"], code="ab" * 20)
+    lines = ablations.section(str(run_dir), per_seed, meta["command"], "cd" * 20)
+    assert (f"| newer | `structured_finetune.smoothing=0.1`, `structured_prune.criterion=l2` | structured_finetuned | "
+            f"{val:.2f} | {before - 0.5:.2f} |") in "\n".join(lines)
+    command = meta["command"].replace("-n cpu-12ep-seed<k> -S seed=<k>", "-n newer -S seed=0")
+    assert f"    {command} -S structured_finetune.smoothing=0.1 -S structured_prune.criterion=l2 structured_finetune" \
+        in lines
+    assert "newer ran commit `abababababab` of this repository, the run `cdcdcdcdcdcd`." in lines
+    assert not any("crit-l2 ran commit" in line for line in lines)

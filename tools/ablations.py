@@ -34,10 +34,12 @@ def flat(d, prefix=""):
     return out
 
 
-def changes(params, reference):
-    """The keys whose values differ from `reference`'s, as "key=value", sorted."""
+def changes(params, reference, read=()):
+    """The keys whose values differ from `reference`'s, as "key=value", sorted; a key `reference` lacks
+    (added to the project after the run) only where it is in `read`, the keys the re-run stages read."""
     a, b = flat(params), flat(reference)
-    return sorted(f"{k}={a.get(k)}" for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    return sorted(f"{k}={a.get(k)}" for k in a.keys() | b.keys()
+                  if (a.get(k) != b[k] if k in b else k in read))
 
 
 def outputs(lock):
@@ -88,20 +90,24 @@ def upstream(lock, stage):
     return found
 
 
-def check_changes(lock, params, reference, variants):
-    """Every param the experiment changed from its seed's run (`reference`) is read by a stage its
-    evaluations come from: else it is a setting left in params.yaml by an earlier `dvc exp run -S` (each
-    edits the workspace's params.yaml), which the record would show as a change it did not make."""
+def experiment_changes(lock, params, reference, variants):
+    """The params the experiment changed from its seed's run (`reference`), as "key=value": each is read by
+    a stage its evaluations come from, else it is a setting left in params.yaml by an earlier `dvc exp run
+    -S` (each edits the workspace's params.yaml), which the record would show as a change it did not make.
+    An experiment on newer code may set keys the run predates: those the re-run stages read are changes
+    (the run behaved as without them), the others cannot have touched its evaluations."""
     stages = set().union(*(upstream(lock, writer(lock, VARIANTS[v]["evaluation"])) for v in variants))
     read = set().union(*(params_read(lock, s) for s in stages))
-    unread = [c for c in changes(params, reference) if c.split("=")[0] not in read]
+    changed = changes(params, reference, read)
+    unread = [c for c in changed if c.split("=")[0] not in read]
     if unread:
         raise UserError(f"the experiment changed {unread} from its seed's run, which no stage of {variants} reads: "
                         "left by an earlier experiment? Run it again from the committed params.yaml (git checkout "
                         "params.yaml first)")
+    return changed
 
 
-def collect(workspace, folder, group, variants):
+def collect(workspace, folder, group, variants, code=None):
     params = yaml.safe_load(open(os.path.join(workspace, "params.yaml")))
     lock = yaml.safe_load(open(os.path.join(workspace, "dvc.lock")))
     unknown = [v for v in variants if v not in VARIANTS]
@@ -112,11 +118,12 @@ def collect(workspace, folder, group, variants):
     reference = os.path.join(os.path.dirname(os.path.dirname(folder)), f"seed{params['seed']}", "params.yaml")
     if not os.path.isfile(reference):
         raise UserError(f"{reference} does not exist: collect the run's seed {params['seed']} first")
-    check_changes(lock, params, yaml.safe_load(open(reference)), variants)
+    experiment_changes(lock, params, yaml.safe_load(open(reference)), variants)
     os.makedirs(os.path.join(folder, "reports", "eval"), exist_ok=True)
     for name in ("params.yaml", "dvc.lock", *(f"reports/eval/{VARIANTS[v]['evaluation']}.json" for v in variants)):
         shutil.copyfile(os.path.join(workspace, name), os.path.join(folder, name))
-    save_json({"group": group, "variants": variants}, os.path.join(folder, "ablation.json"))
+    save_json({"group": group, "variants": variants, **({"code": code} if code else {})},
+              os.path.join(folder, "ablation.json"))
 
 
 def command(run_command, name, seed, changed, stages):
@@ -126,9 +133,10 @@ def command(run_command, name, seed, changed, stages):
     return " ".join([line, *(f"-S {c}" for c in changed), *stages])
 
 
-def section(run_dir, per_seed, run_command):
+def section(run_dir, per_seed, run_command, run_code=None):
     """The results page's lines for the run's experiments (results/<run>/ablations/<name>/), one table
-    per group and the commands that ran them (from `run_command`, the run's own); none: no lines."""
+    per group and the commands that ran them (from `run_command`, the run's own, and `run_code`, the
+    commit it ran: an experiment on other code says so); none: no lines."""
     groups = {}
     for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
         meta = json.load(open(os.path.join(folder, "ablation.json")))
@@ -146,21 +154,24 @@ def section(run_dir, per_seed, run_command):
     for group, entries in groups.items():
         lines += [f"**{group}**", "", "| experiment | changed | variant | validation acc. | test acc. | the seed's run "
                   "(validation, test) | test difference |", "|---|---|---|---|---|---|---|"]
-        commands = []
+        commands, code = [], []
         for name, meta, params in entries:
             reference = per_seed[params["seed"]]
-            changed_params = changes(params, reference["params.yaml"])
-            changed = ", ".join(f"`{c}`" for c in changed_params)
             lock = yaml.safe_load(open(os.path.join(run_dir, "ablations", name, "dvc.lock")))
+            changed_params = experiment_changes(lock, params, reference["params.yaml"], meta["variants"])
+            changed = ", ".join(f"`{c}`" for c in changed_params)
             stages = sorted({writer(lock, VARIANTS[v]["evaluation"]) for v in meta["variants"]})
             commands.append("    " + command(run_command, name, params["seed"], changed_params, stages))
+            if meta.get("code", run_code) != run_code:
+                code.append(f"{name} ran commit `{meta['code'][:12]}` of this repository"
+                            + (f", the run `{run_code[:12]}`." if run_code else "."))
             for v in meta["variants"]:
                 path = f"reports/eval/{VARIANTS[v]['evaluation']}.json"
                 ours, theirs = json.load(open(os.path.join(run_dir, "ablations", name, path))), reference[path]
                 lines.append(f"| {name} | {changed} | {v} | {ours['val_accuracy']:.2f} | {ours['test_accuracy']:.2f} | "
                              f"{theirs['val_accuracy']:.2f}, {theirs['test_accuracy']:.2f} (seed {params['seed']}) | "
                              f"{ours['test_accuracy'] - theirs['test_accuracy']:+.2f} |")
-        lines += ["", *commands, ""]
+        lines += ["", *commands, "", *([" ".join(code), ""] if code else [])]
     return lines
 
 
@@ -173,9 +184,10 @@ def main():
     c.add_argument("--group", required=True, help="the question it answers: the title of its table")
     c.add_argument("--variants", nargs="+", required=True, help="the variants it re-ran")
     c.add_argument("--workspace", required=True)
+    c.add_argument("--code", help="the commit the experiment ran, where it is not the run's (run.json's code)")
     args = parser.parse_args()
     folder = os.path.join(ROOT, "results", args.run, "ablations", args.name)
-    collect(args.workspace, folder, args.group, args.variants)
+    collect(args.workspace, folder, args.group, args.variants, args.code)
     print(f"records of {args.name} -> {folder}")
 
 

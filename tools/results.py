@@ -178,7 +178,7 @@ def render(run_dir, records=None):
            + (f" Code: commit `{meta['code'][:12]}` of this repository." if meta.get("code") else "")
            + " Each seed ran:", "",
            "    " + meta["command"], "", "## Headline", "", table, "",
-           *ablations.section(run_dir, per_seed, meta["command"]),
+           *ablations.section(run_dir, per_seed, meta["command"], meta.get("code")),
            f"## Trade-off curves (one-shot, test split; mean ± sd over {seeds_text(per_seed)})", "",
            "Each allocation prunes the baseline one-shot at each target (no fine-tune); the trained variants "
            "and their controls stand beside the curves, the dense models and chance as lines.", ""]
