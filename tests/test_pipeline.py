@@ -1,9 +1,12 @@
 """End to end: the real pipeline (`dvc repro`) on a tiny configuration in temporary git repos. One
-worker runs this whole file (make test: pytest-xdist --dist loadfile), so the two runs are paid once."""
+worker runs this whole file (make test: pytest-xdist --dist loadfile), so its pipelines are paid once:
+two runs side by side, then, in the background beside the tests that share the first, a second seed."""
 import filecmp
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +16,7 @@ import yaml
 
 from conftest import ROOT
 from lib.variants import VARIANTS as REGISTRY
-from tiny_project import STAGES, TINY, dvc, git, make_repo, ran, set_params, sh
+from tiny_project import STAGES, TINY, dvc, environment, git, make_repo, ran, set_params, sh
 
 COMMON_KEYS = {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs"}
 VARIANTS = list(REGISTRY)
@@ -35,8 +38,33 @@ def tiny_runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def repo(tiny_runs):
-    """The reproduced tiny project the end-to-end tests share."""
+def seed_sweep(tiny_runs, tmp_path_factory):
+    """The README's seed sweep, started in the background as soon as the project is reproduced: `make
+    seeds` on two seeds of the tiny configuration in a copy of the project (with the Makefile, tools and
+    docs), so its second seed's pipeline runs beside the tests below rather than after them. Yields the
+    copy and the running `make` (its output in make-seeds.log beside the copy)."""
+    work = tmp_path_factory.mktemp("sweep") / "sweep"
+    shutil.copytree(tiny_runs[0], work)
+    for name in ("Makefile", "requirements.txt", "README.md", "docs", "tools"):
+        src = os.path.join(ROOT, name)
+        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, work / name)
+    git(work, "add", "Makefile", "requirements.txt", "README.md", "docs", "tools")
+    git(work, "commit", "-qm", "tools")
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    with open(work.parent / "make-seeds.log", "w") as log:
+        make = subprocess.Popen(["make", "-o", f"{venv}/.installed", "seeds", f"VENV={venv}", "PREFIX=tiny",
+                                 "SEEDS=0 1"], cwd=work, env=environment(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group: stopped whole below
+    yield work, make
+    if make.poll() is None:  # the tests stopped before the sweep's test waited for it
+        os.killpg(make.pid, signal.SIGTERM)
+        make.wait()
+
+
+@pytest.fixture(scope="module")
+def repo(tiny_runs, seed_sweep):
+    """The reproduced tiny project the end-to-end tests share (the seed sweep's copy is taken first,
+    before any test changes it)."""
     return tiny_runs[0]
 
 
@@ -312,49 +340,6 @@ def test_experiments_shared_across_clones(repo, tmp_path):
     assert "Data and pipelines are up to date" in dvc(carol, "status")
 
 
-def test_a_seed_sweep_as_the_readme_runs_it(repo, tmp_path):
-    """The README's full-run commands on two seeds of the tiny configuration, in a copy of the
-    reproduced project: `make seeds` (one DVC experiment per seed, then tools.seeds' summary from
-    `dvc exp show`), each seed applied and its records collected (tools.results collect), the docs
-    rendered from them (`make results`' command), and `dvc params diff` / `dvc exp show`. The rendered
-    means agree with the ones computed here from the collected evaluations, and with tools.seeds'."""
-    work = tmp_path / "sweep"
-    shutil.copytree(repo, work)
-    for name in ("Makefile", "requirements.txt", "README.md", "docs", "tools"):
-        src = os.path.join(ROOT, name)
-        (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, work / name)
-    git(work, "add", "Makefile", "requirements.txt", "README.md", "docs", "tools")
-    git(work, "commit", "-qm", "tools")
-    venv = os.path.dirname(os.path.dirname(sys.executable))
-    sh(work, "make", "-o", f"{venv}/.installed", "seeds", f"VENV={venv}", "PREFIX=tiny", "SEEDS=0 1")
-    summary = json.loads((work / "reports/seeds/summary.json").read_text())
-    for k in (0, 1):
-        dvc(work, "exp", "apply", f"tiny-seed{k}")
-        sh(work, sys.executable, "-m", "tools.results", "collect", "--run", "tiny", "--seed", str(k),
-           "--workspace", ".")
-    assert "seed" in dvc(work, "params", "diff")  # the workspace holds seed 1's experiment, HEAD seed 0
-    shown = dvc(work, "exp", "show", "--only-changed", "--csv")
-    assert "tiny-seed0" in shown and "tiny-seed1" in shown, shown
-    run = work / "results/tiny"
-    (run / "run.json").write_text(json.dumps({"summary": "tiny", "command": "make seeds PREFIX=tiny", "budget": "tiny",
-                                                   "machine": "CI"}))
-    sh(work, sys.executable, "-m", "tools.results", "render", "--run", "tiny")
-
-    assert (run / "seed0/reports/structured_tradeoff.png").exists() and not list((run / "seed1/reports").glob("*.png"))
-    params = [yaml.safe_load((run / f"seed{k}/params.yaml").read_text()) for k in (0, 1)]
-    assert [p.pop("seed") for p in params] == [0, 1] and params[0] == params[1]
-    page = (work / "docs/results.md").read_text()
-    assert "2 seeds (0, 1)" in page and "2 seeds (0, 1)" in (work / "README.md").read_text()
-    for variant, spec in REGISTRY.items():
-        accuracies = [json.loads((run / f"seed{k}/reports/eval/{spec['evaluation']}.json").read_text())["test_accuracy"]
-                      for k in (0, 1)]
-        mean = sum(accuracies) / 2
-        assert f"| {variant} | {mean:.2f} ± " in page, (variant, mean)
-        assert abs(summary["variants"][variant]["mean"] - mean) < 0.006, variant  # metrics round to 2 decimals
-    for figure in ("unstructured_tradeoff", "structured_tradeoff", "seeds"):
-        assert (run / f"figures/{figure}.png").stat().st_size > 0
-
-
 def pending(repo):
     """Stages `dvc status` reports as changed (deps, params or outputs differ from dvc.lock)."""
     return [s for s in STAGES if f"\n{s}:" in "\n" + dvc(repo, "status")]
@@ -492,3 +477,40 @@ def test_two_runs_are_identical(tiny_runs):
         else:
             unexpected.append(name)
     assert not unexpected, f"different in the second run: {unexpected}"
+
+
+def test_a_seed_sweep_as_the_readme_runs_it(seed_sweep):
+    """The README's full-run commands on two seeds of the tiny configuration, in a copy of the
+    reproduced project: `make seeds` (one DVC experiment per seed, then tools.seeds' summary from
+    `dvc exp show`; started by the seed_sweep fixture), each seed applied and its records collected
+    (tools.results collect), the docs rendered from them (`make results`' command), and `dvc params
+    diff` / `dvc exp show`. The rendered means agree with the ones computed here from the collected
+    evaluations, and with tools.seeds'."""
+    work, make = seed_sweep
+    assert make.wait() == 0, (work.parent / "make-seeds.log").read_text()
+    summary = json.loads((work / "reports/seeds/summary.json").read_text())
+    for k in (0, 1):
+        dvc(work, "exp", "apply", f"tiny-seed{k}")
+        sh(work, sys.executable, "-m", "tools.results", "collect", "--run", "tiny", "--seed", str(k),
+           "--workspace", ".")
+    assert "seed" in dvc(work, "params", "diff")  # the workspace holds seed 1's experiment, HEAD seed 0
+    shown = dvc(work, "exp", "show", "--only-changed", "--csv")
+    assert "tiny-seed0" in shown and "tiny-seed1" in shown, shown
+    run = work / "results/tiny"
+    (run / "run.json").write_text(json.dumps({"summary": "tiny", "command": "make seeds PREFIX=tiny", "budget": "tiny",
+                                                   "machine": "CI"}))
+    sh(work, sys.executable, "-m", "tools.results", "render", "--run", "tiny")
+
+    assert (run / "seed0/reports/structured_tradeoff.png").exists() and not list((run / "seed1/reports").glob("*.png"))
+    params = [yaml.safe_load((run / f"seed{k}/params.yaml").read_text()) for k in (0, 1)]
+    assert [p.pop("seed") for p in params] == [0, 1] and params[0] == params[1]
+    page = (work / "docs/results.md").read_text()
+    assert "2 seeds (0, 1)" in page and "2 seeds (0, 1)" in (work / "README.md").read_text()
+    for variant, spec in REGISTRY.items():
+        accuracies = [json.loads((run / f"seed{k}/reports/eval/{spec['evaluation']}.json").read_text())["test_accuracy"]
+                      for k in (0, 1)]
+        mean = sum(accuracies) / 2
+        assert f"| {variant} | {mean:.2f} ± " in page, (variant, mean)
+        assert abs(summary["variants"][variant]["mean"] - mean) < 0.006, variant  # metrics round to 2 decimals
+    for figure in ("unstructured_tradeoff", "structured_tradeoff", "seeds"):
+        assert (run / f"figures/{figure}.png").stat().st_size > 0

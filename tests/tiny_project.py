@@ -126,12 +126,16 @@ def make_repo(path, changes=TINY):
     return path
 
 
+def environment():
+    """This interpreter's tools first on the PATH and one torch thread per process (the tests run two
+    pipelines at once, one per core)."""
+    return {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+            "OMP_NUM_THREADS": "1"}
+
+
 def sh(folder, *cmd, check=True):
-    """Run `cmd` in `folder` with this interpreter's tools first on the PATH and one torch thread per
-    process (the tests run two pipelines at once, one per core)."""
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-           "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    """Run `cmd` in `folder` in environment()."""
+    result = subprocess.run(cmd, cwd=folder, env=environment(), capture_output=True, text=True)
     if check:
         assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
     return result
