@@ -24,6 +24,8 @@ def export(model, path, image_size=32):
         program = torch.onnx.export(model.cpu().eval(), (example,), input_names=[INPUT], output_names=[OUTPUT],
                                     dynamic_shapes=({0: "batch"},), dynamo=True, external_data=False,
                                     verbose=False)
+    for node in program.model.graph.all_nodes():  # each op's Python stack trace: this machine's absolute source
+        node.metadata_props.pop("pkg.torch.onnx.stack_trace", None)  # paths; the file depends on the model alone
     with atomic_path(path) as tmp:
         program.save(tmp, external_data=False)
 

@@ -1,6 +1,10 @@
 """lib.onnx_export: an export run by onnxruntime computes what the PyTorch model does, at any batch
 size; a wrong export is refused by name; the structured model exports smaller, an unstructured one
-dense; a second export is byte-identical."""
+dense; a second export is byte-identical, wherever the code that exports it lives."""
+import shutil
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -9,7 +13,7 @@ from lib.data import normalize
 from lib.errors import UserError
 from lib.pruning.structured import remove_filters
 from lib.pruning.unstructured import apply_unstructured, make_permanent
-from conftest import make_split
+from conftest import ROOT, make_split
 
 
 @pytest.fixture
@@ -29,6 +33,19 @@ def test_onnxruntime_gives_pytorch_logits_at_any_batch_size(model, tmp_path):
     assert onnx_export.check(model, onnx_export.session(path), "m", normalize(make_split(8)["images"])) <= 1e-4
     onnx_export.export(model, str(tmp_path / "again.onnx"))
     assert (tmp_path / "again.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+
+
+def test_an_export_does_not_depend_on_where_the_code_lives(model, small_arch, tmp_path):
+    """The same model exported by a copy of the code in another folder (a stage in another clone) is byte
+    for byte this process's export: the exporter's per-op stack traces, absolute paths, are not kept."""
+    torch.save(model.state_dict(), tmp_path / "state.pt")
+    shutil.copytree(f"{ROOT}/lib", tmp_path / "elsewhere" / "lib")
+    code = (f"import torch; from lib import models, onnx_export; model = models.build({small_arch!r}); "
+            f"model.load_state_dict(torch.load({str(tmp_path / 'state.pt')!r})); "
+            f"onnx_export.export(model.eval(), {str(tmp_path / 'there.onnx')!r})")
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path / "elsewhere", check=True)
+    onnx_export.export(model, str(tmp_path / "here.onnx"))
+    assert (tmp_path / "there.onnx").read_bytes() == (tmp_path / "here.onnx").read_bytes()
 
 
 def test_an_export_of_another_model_is_refused_by_name(model, small_arch, tmp_path):
