@@ -1,9 +1,10 @@
 """timing: CPU latency and throughput of every model variant, apart from training, in PyTorch and in
-onnxruntime (its ONNX export). All are timed in this one process, interleaved round-robin after a
-warm-up, each speedup against the baseline in the same runtime timed alongside it, with the spread
-(IQR) beside every median -> reports/timing.json (per variant the PyTorch keys, and the same keys
-prefixed onnx_). With timing.fold_batchnorm, every PyTorch model (the baseline too) is timed in its
-deployment form, each batch norm folded into its conv (onnxruntime folds them itself).
+onnxruntime (its ONNX export). All are timed in this one process, each runtime's variants interleaved
+round-robin after a warm-up (PyTorch's, then onnxruntime's), each speedup against the baseline in the
+same runtime timed alongside it, with the spread (IQR) beside every median -> reports/timing.json (per
+variant the PyTorch keys, and the same keys prefixed onnx_). With timing.fold_batchnorm, every PyTorch
+model (the baseline too) is timed in its deployment form, each batch norm folded into its conv
+(onnxruntime folds them itself).
 A change to the `timing` params re-runs only this stage and what reads it."""
 import argparse
 
@@ -40,16 +41,14 @@ def main():
     params = config.load(PARAMS)
     loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
               for name, path in paths.items()}  # all checked first
-    # The runtimes alternate (PyTorch, onnxruntime, PyTorch, ...): every call follows one of the other
-    # runtime, so what one runtime's threads leave behind (OpenMP's spin-wait) falls on every variant alike.
-    calls = {key: fn for name in paths for key, fn in ((name, loaded[name]),
-                                                       (f"onnx_{name}", runner(session(exports[name]))))}
+    # One runtime after the other, never alternating call by call: after a PyTorch call its OpenMP threads
+    # spin-wait on the cores for a while (libgomp's default), and an onnxruntime call in that time runs at
+    # about one thread's speed, by a margin that varies from session to session
+    # (benchmarks/bench_runtime_switch.py). The warm-up absorbs the one switch.
     first = next(iter(paths))
-
-    measured = time_interleaved(calls, {n: f"onnx_{first}" if n.startswith("onnx_") else first for n in calls},
-                                params["timing"])
-    timing = {name: {**measured[name], **{f"onnx_{k}": v for k, v in measured[f"onnx_{name}"].items()}}
-              for name in paths}
+    pytorch = time_interleaved(loaded, first, params["timing"])
+    onnx = time_interleaved({name: runner(session(exports[name])) for name in paths}, first, params["timing"])
+    timing = {name: {**pytorch[name], **{f"onnx_{k}": v for k, v in onnx[name].items()}} for name in paths}
     save_json(timing, args.out)
     for name, t in timing.items():
         print(f"{name:22s} PyTorch {t['latency_ms']:7.3f} ms, speedup {t['latency_speedup']:.2f}x (IQR "
