@@ -1,7 +1,7 @@
 # Quick start:  make demo   (whole pipeline on the offline digits data, under 5 minutes on 2 CPU cores)
 #               make test   (lint, unit tests, end-to-end dvc repro on a tiny configuration)
 #               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
-#               make bench  (loop, determinism and sweep benchmarks, recorded in results/benchmarks/)
+#               make bench  (loop, determinism, sweep and runtime-switch benchmarks, recorded in results/benchmarks/)
 #               make results (docs/results.md, the README's headline block and the outputs quoted in
 #                             docs/benchmarks.md, from the records in results/)
 # Each creates the virtual environment from requirements.txt first.
@@ -73,7 +73,7 @@ seeds: setup
 
 # Each benchmark's output, under its command and the machine, is recorded in results/benchmarks/<name>.txt,
 # which `make results` quotes in docs/benchmarks.md. Run it on idle cores.
-BENCHMARKS := bench_loops bench_determinism bench_sweep
+BENCHMARKS := bench_loops bench_determinism bench_sweep bench_runtime_switch
 bench: setup
 	@mkdir -p results/benchmarks
 	set -o pipefail; for b in $(BENCHMARKS); do { echo "$$ python -m benchmarks.$$b"; \

@@ -41,10 +41,9 @@ def main():
     params = config.load(PARAMS)
     loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
               for name, path in paths.items()}  # all checked first
-    # One runtime after the other, never alternating call by call: after a PyTorch call its OpenMP threads
-    # spin-wait on the cores for a while (libgomp's default), and an onnxruntime call in that time runs at
-    # about one thread's speed, by a margin that varies from session to session
-    # (benchmarks/bench_runtime_switch.py). The warm-up absorbs the one switch.
+    # One runtime after the other, never alternating call by call: an onnxruntime call right after a PyTorch
+    # call is slower than one after another onnxruntime call (benchmarks/bench_runtime_switch.py). The
+    # warm-up absorbs the one switch.
     first = next(iter(paths))
     pytorch = time_interleaved(loaded, first, params["timing"])
     onnx = time_interleaved({name: runner(session(exports[name])) for name in paths}, first, params["timing"])

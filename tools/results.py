@@ -6,12 +6,13 @@ the records.
     python -m tools.results render      # (make results) the figures and summary.json of the run, docs/results.md,
                                         # the README's headline block, docs/benchmarks.md's quoted outputs
 
-A run's records live in results/<run>/: run.json (a few words for the headline, the command, its
-budget, the machine; optionally `code`, the git commit it ran, and `timing_conditions`, what else ran
-beside it) and one folder per seed, seed<k>/, holding that seed's params.yaml, dvc.lock, every
-evaluation, metrics, timing, sweep and curve file the pipeline wrote, the stages' wall times
-(stage_times.json, from the run's timestamped log) and, for the first seed, the figures. `render` draws
-the figures over all seeds (results/<run>/figures/) and writes their aggregate (summary.json)."""
+A run's records live in results/<run>/: run.json (a few words for the headline, the command, its budget,
+the machine; optionally `code`, the git commit it ran, `timing_conditions`, what else ran beside it, and
+`timing_note`, what to know of how its code timed the variants) and one folder per seed, seed<k>/,
+holding that seed's params.yaml, dvc.lock, every evaluation, metrics, timing, sweep and curve file the
+pipeline wrote, the stages' wall times (stage_times.json, from the run's timestamped log) and, for the
+first seed, the figures. `render` draws the figures over all seeds (results/<run>/figures/) and writes
+their aggregate (summary.json)."""
 import argparse
 import glob
 import json
@@ -192,9 +193,9 @@ def render(run_dir, records=None):
         layers = [k for k in rows[0] if k != "level"]
         doc += [f"{family}:", "", "| level | " + " | ".join(layers) + " |", "|---|" + "---|" * len(layers)]
         doc += [f"| {r['level']:.2f} | " + " | ".join(f"{r[k]:.1f}" for k in layers) + " |" for r in rows] + [""]
-    doc += ["## Timing (CPU, every variant in PyTorch and in onnxruntime interleaved in one process; mean over "
-            "seeds)", "", "Batch-1 latency in ms and its speedup against the original in the same runtime (IQR of "
-            "the per-round ratios in brackets); throughput in images/s at the large batch.", "",
+    doc += ["## Timing (CPU, every variant in PyTorch and in onnxruntime, in one process; mean over seeds)", "",
+            "Batch-1 latency in ms and its speedup against the original in the same runtime (IQR of the per-round "
+            "ratios in brackets); throughput in images/s at the large batch.", "",
             "| variant | PyTorch ms | speedup | ORT ms | ORT speedup | PyTorch img/s | ORT img/s |",
             "|---|---|---|---|---|---|---|"]
     for v in VARIANTS:
@@ -206,7 +207,7 @@ def render(run_dir, records=None):
                    f"({avg('latency_speedup_iqr'):.2f}) | {avg('onnx_latency_ms'):.2f} | "
                    f"{avg('onnx_latency_speedup'):.2f}x ({avg('onnx_latency_speedup_iqr'):.2f}) | "
                    f"{avg('throughput_ips'):.0f} | {avg('onnx_throughput_ips'):.0f} |")
-    doc += ["", noise_floor(per_seed)]
+    doc += ["", noise_floor(per_seed), *(["", meta["timing_note"]] if meta.get("timing_note") else [])]
     doc += ["", "## Grad-CAM: agreement with the original and faithfulness (mean over seeds)", "",
             f"![Grad-CAM, run {name}, seed {first_seed}]({figures}/grad_cam_comparison.jpg)", "",
             f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each.*", "",
