@@ -1,8 +1,12 @@
-"""lib.timing: the round-robin order, and the statistics against a hand computation on a fake clock."""
+"""lib.timing: the round-robin order, and the statistics against a hand computation on a fake clock;
+stages.timing: one runtime after the other."""
+import json
 import statistics
+import sys
 
 import pytest
 import torch
+import yaml
 
 from lib import models, timing
 
@@ -65,3 +69,32 @@ def test_deployed_folds_every_batch_norm_and_keeps_the_outputs(small_arch):
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
         torch.testing.assert_close(folded(x), expected, rtol=1e-4, atol=1e-4)
         assert timing.deployed(model, False) is model
+
+
+def test_the_stage_times_each_runtime_in_its_own_round_robin(small_arch, tmp_path, monkeypatch):
+    """stages.timing never alternates the runtimes call by call (an onnxruntime call right after a PyTorch
+    call is slower: benchmarks/bench_runtime_switch.py): one round robin of every variant in PyTorch, then
+    one of every variant's onnxruntime session, each against the first variant."""
+    import stages.timing
+    from lib.onnx_export import export
+    monkeypatch.chdir(tmp_path)
+    argv = ["timing", "--out", "timing.json"]
+    for name in ("a", "b"):
+        torch.manual_seed(0)
+        model = models.build(small_arch)
+        models.save_checkpoint(f"{name}.pth", model, small_arch)
+        export(model.eval(), f"{name}.onnx")
+        argv += ["--model", f"{name}={name}.pth", "--onnx", f"{name}={name}.onnx"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"timing": {
+        "latency_runs": 4, "warmup": 0, "throughput_batch": 2, "throughput_runs": 1, "fold_batchnorm": True}}))
+    runs, real = [], stages.timing.time_interleaved
+
+    def recording(calls, baseline, cfg):
+        runs.append((list(calls), [isinstance(c, torch.nn.Module) for c in calls.values()], baseline))
+        return real(calls, baseline, cfg)
+    monkeypatch.setattr(stages.timing, "time_interleaved", recording)
+    monkeypatch.setattr(sys, "argv", argv)
+    stages.timing.main()
+    assert runs == [(["a", "b"], [True, True], "a"), (["a", "b"], [False, False], "a")]
+    written = json.loads((tmp_path / "timing.json").read_text())
+    assert set(written["b"]) == {*timing.KEYS, *(f"onnx_{k}" for k in timing.KEYS)}
