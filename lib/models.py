@@ -10,7 +10,9 @@ Layers have architecture-independent names: conv1..conv8 for the convolutions, f
 `imagenet` head's Linear layers (fc1 for the `cifar` head's single Linear).
 """
 import torch
+import torchvision
 from torch import nn
+from torchvision.models.vgg import VGG, make_layers
 
 from lib.errors import UserError
 from lib.io import load_torch, save_torch
@@ -31,66 +33,30 @@ def scaled_filters(width):
     return [max(1, round(f * width)) for f in VGG11_FILTERS]
 
 
-class VGG(nn.Module):
-    """torchvision's VGG (torchvision.models.vgg.VGG): `features`, `avgpool`, `classifier`, the same state_dict
-    keys, so torchvision's ImageNet weights load into it. Built here rather than imported: importing
-    torchvision.models imports torch._dynamo (through torchvision.ops), a second per stage process, for a
-    class of five lines (tests/test_models.py checks it against torchvision's)."""
-
-    def __init__(self, features, avgpool, classifier):
-        super().__init__()
-        self.features, self.avgpool, self.classifier = features, avgpool, classifier
-
-    def forward(self, x):
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-
-def _features(filters, batch_norm):
-    """torchvision's make_layers for configuration A with these filter counts."""
-    layers, channels = [], 3
+def _cfg(filters):
+    cfg = []
     for i, f in enumerate(filters):
-        layers += [nn.Conv2d(channels, f, kernel_size=3, padding=1)]
-        layers += [nn.BatchNorm2d(f), nn.ReLU(inplace=True)] if batch_norm else [nn.ReLU(inplace=True)]
-        layers += [nn.MaxPool2d(kernel_size=2, stride=2)] if i in POOL_AFTER else []
-        channels = f
-    return nn.Sequential(*layers)
+        cfg += [f, "M"] if i in POOL_AFTER else [f]
+    return cfg
 
 
 def build(arch):
     """A freshly initialised VGG-11 for `arch` (seed the global RNG first for reproducibility): torchvision's
-    VGG with its initialisation, drawing the same random numbers in the same order (the features: He normal
-    after nn.Conv2d's own init; the `imagenet` head: N(0, 0.01)); the layers this project replaces keep
-    nn.Linear's default."""
+    VGG and its initialisation of the features; the layers this project replaces keep nn.Linear's default."""
     filters, classes = arch["filters"], arch["num_classes"]
-    features = _features(filters, ARCHS[arch["arch"]])
+    features = make_layers(_cfg(filters), batch_norm=ARCHS[arch["arch"]])
     if arch["head"] == "imagenet":  # its first Linear sees each channel as a 7x7 block
-        classifier = nn.Sequential(nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(0.5),
-                                   nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(4096, classes))
-        model = VGG(features, nn.AdaptiveAvgPool2d((7, 7)), classifier)
-        _init(model)
+        model = VGG(features, num_classes=classes)
         if filters[-1] != 512:
             model.classifier[0] = nn.Linear(filters[-1] * 7 * 7, 4096)
         return model
-    # 32x32 inputs end 1x1 after five pools: global pool -> one Linear.
-    _init(features)
-    return VGG(features, nn.AdaptiveAvgPool2d(1), nn.Sequential(nn.Linear(filters[-1], classes)))
-
-
-def _init(module):
-    """torchvision VGG's initialisation of every layer in `module` (none on the meta device: nothing to fill,
-    and torch's meta implementation of normal_ imports torch._dynamo, a second per stage process)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.Linear)) and m.weight.is_meta:
-            continue
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.constant_(m.bias, 0)
+    # 32x32 inputs end 1x1 after five pools: global pool -> one Linear. torchvision's 120M-parameter
+    # ImageNet classifier is built on the meta device (no memory, no random draws) and replaced.
+    with torch.device("meta"):
+        model = VGG(features, num_classes=classes)
+    model.avgpool = nn.AdaptiveAvgPool2d(1)
+    model.classifier = nn.Sequential(nn.Linear(filters[-1], classes))
+    return model
 
 
 def load_imagenet_weights(model, arch):
@@ -98,7 +64,6 @@ def load_imagenet_weights(model, arch):
     the features, and for the `imagenet` head the first two Linear layers (the last is new)."""
     if arch["filters"] != VGG11_FILTERS:
         raise UserError(f"pretrained weights need the full VGG-11 filters {VGG11_FILTERS}, got {arch['filters']}")
-    import torchvision  # here only: its import costs a second (see VGG)
     try:
         reference = torchvision.models.get_model(arch["arch"], weights="DEFAULT")
     except OSError as err:  # URLError is an OSError

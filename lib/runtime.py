@@ -24,10 +24,7 @@ def setup(seed, device_name, precision_name="fp32", deterministic=True):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # torch.use_deterministic_algorithms(deterministic, warn_only=True) without its import of torch._inductor
-    # (for torch.compile's own flag; the project never compiles), which costs every stage process a second
-    # (tests/test_runtime.py checks the public flags this sets)
-    torch._C._set_deterministic_algorithms(deterministic, warn_only=True)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False
     torch.backends.cudnn.benchmark = not deterministic
     device = pick_device(device_name)
