@@ -3,10 +3,11 @@ weights) at batch 1, exported to ONNX and run in onnxruntime as the timing stage
 (lib.onnx_export.session: torch's thread count, no spinning), timed in blocks of rounds of two kinds,
 the kinds alternating block by block against drift: onnxruntime calls one after another (how the
 timing stage times a runtime), and onnxruntime calls each right after a PyTorch forward of the same
-model (the runtimes alternated call by call). After a parallel region PyTorch's OpenMP threads
-spin-wait on the cores for a while (libgomp's default; OMP_WAIT_POLICY=PASSIVE makes them sleep),
-which onnxruntime's threads then need. Prints each kind's median latency [IQR] and their ratio; run
-it with and without OMP_WAIT_POLICY=PASSIVE to see the spin-wait's share.
+model (the runtimes alternated call by call). Two likely causes: after a parallel region PyTorch's
+OpenMP threads spin-wait on the cores for a while (libgomp's default; OMP_WAIT_POLICY=PASSIVE makes
+them sleep), which onnxruntime's threads then need, and the two runtimes' copies of the weights
+displace each other in the caches. Prints each kind's median latency [IQR] and their ratio; run it
+with and without OMP_WAIT_POLICY=PASSIVE to see the spin-wait's share.
 
     python -m benchmarks.bench_runtime_switch --rounds 300 --block 25
 """

@@ -145,6 +145,8 @@ RECIPE = {  # a training recipe: the hyperparameters of lib.train.fit
 }
 RECIPES = ("finetune", "structured_finetune")  # the sections that hold a training recipe
 FINETUNE = {"pretrained": boolean, **RECIPE}
+# finetune's keys a recovery recipe keeps (recipe() with its own epochs, lr and cosine schedule)
+RECOVERY_FROM_FINETUNE = keys(FINETUNE, *(k for k in RECIPE if k not in ("epochs", "lr", "schedule")))
 MEASURE = Keys(batch_size=positive_int)  # how every variant is evaluated (measure.batch_size)
 
 

@@ -64,8 +64,8 @@ def evaluate(model, split, batch_size, device):
 def fit(model, train, val, hp, device, seed, eval_batch_size, live_dir=None):
     """SGD (momentum, weight decay) with a one-cycle or cosine schedule for hp["epochs"] epochs.
     `hp` holds epochs, batch_size, lr, momentum, weight_decay, schedule, augment, label_smoothing
-    (lib.config.RECIPE); each epoch ends with
-    an evaluation on `val` in batches of `eval_batch_size` (measure.batch_size). With `live_dir`,
+    (lib.config.RECIPE); each epoch ends with an evaluation on `val` in batches of `eval_batch_size`
+    (measure.batch_size). With `live_dir`,
     the per-epoch metrics are logged there with dvclive (train/loss.tsv, val/accuracy.tsv, ...).
     Returns the list of per-epoch metrics. Batch order and augmentation come from a generator seeded
     with `seed`, dropout (the imagenet head) from the global RNG, seeded here too."""

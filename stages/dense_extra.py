@@ -10,8 +10,7 @@ from lib.measure import read_metrics, save_variant
 from lib.train import fit
 
 PARAMS = {
-    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment",
-                              "label_smoothing"),
+    "finetune": config.RECOVERY_FROM_FINETUNE,
     "dense_extra": {"epochs": config.positive_int, "lr": config.positive_number,
                     "allow_unequal_budget": config.boolean},
     "structured_finetune": config.keys(config.RECIPE, "epochs"),

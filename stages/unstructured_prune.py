@@ -13,8 +13,7 @@ from lib.pruning.unstructured import CRITERIA, apply_unstructured
 from lib.pruning.unstructured_allocation import allocator
 
 PARAMS = {
-    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment",
-                              "label_smoothing"),
+    "finetune": config.RECOVERY_FROM_FINETUNE,
     "unstructured_prune": {
         "sparsities": config.per_layer,
         "target": config.optional(config.open_fraction),

@@ -9,8 +9,7 @@ from lib.measure import read_metrics
 from lib.pruning import unstructured_variant
 
 PARAMS = {
-    "finetune": config.keys(config.FINETUNE, "batch_size", "momentum", "weight_decay", "augment",
-                              "label_smoothing"),
+    "finetune": config.RECOVERY_FROM_FINETUNE,
     "unstructured_prune": config.Keys(
         schedule=config.choice("oneshot", "gradual"), finetune_epochs=config.non_negative_int,
         lr=config.positive_number, gradual_initial=config.fraction, gradual_ramp=config.fraction_up_to_one,

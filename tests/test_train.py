@@ -58,7 +58,6 @@ def test_the_epoch_loss_is_the_smoothed_cross_entropy(small_arch, smoothing):
 
 
 def test_evaluate_matches_a_plain_forward(small_arch):
-    from lib.data import normalize
     split = make_split(50)
     model = models.build(small_arch).eval()
     result = train.evaluate(copy.deepcopy(model), split, 16, torch.device("cpu"))
