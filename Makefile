@@ -24,7 +24,7 @@ DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=10 
 	-S timing.latency_runs=100 -S timing.throughput_runs=3 \
 	-S gradcam.agreement_images=200 -S gradcam.faithfulness_images=30 \
 	-S 'unstructured_sensitivity.sparsities=[0.3,0.5,0.7,0.9,0.95,0.99]' \
-	-S 'tradeoff.unstructured_targets=[0.5,0.8,0.95]' -S 'tradeoff.structured_targets=[0.35,0.65]'
+	-S 'unstructured_tradeoff.targets=[0.5,0.8,0.95]' -S 'structured_tradeoff.targets=[0.35,0.65]'
 
 # The seed sweep (docs/seeds.md): one DVC experiment per seed, named $(PREFIX)-seed<k>, each with the same
 # EXP_PARAMS, run one after another in the workspace, then collected by tools.seeds into reports/seeds/.

@@ -14,7 +14,7 @@ import time
 import torch
 
 from lib import models, precision
-from lib.train import train_epoch
+from lib.train import Recipe, train_epoch
 
 SETTINGS = {"deterministic + NaN fill": (True, True), "deterministic": (True, False),
             "not deterministic": (False, False)}
@@ -33,6 +33,8 @@ def main():
     split = {"images": torch.randint(0, 256, (args.images, 3, 32, 32), dtype=torch.uint8, device=device),
              "labels": torch.randint(0, 10, (args.images,), device=device)}
     model = models.build(models.architecture("vgg11_bn", "cifar")).to(device)
+    hp = Recipe(epochs=1, batch_size=args.batch_size, lr=1e-3, momentum=0.9, weight_decay=5e-4, schedule="cosine",
+                augment=True, label_smoothing=0.0)  # what train_epoch reads: batch size, augmentation
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
     rates = {name: [] for name in SETTINGS}
@@ -43,7 +45,7 @@ def main():
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            train_epoch(model, split, opt, sched, args.batch_size, torch.Generator().manual_seed(0), device, True)
+            train_epoch(model, split, opt, sched, torch.Generator().manual_seed(0), hp)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if r:

@@ -18,7 +18,7 @@ import torch
 
 from lib import models, precision
 from lib.data import normalize
-from lib.train import evaluate, train_epoch
+from lib.train import Recipe, evaluate, train_epoch
 
 SETTINGS = {"fp32": {"precision": "fp32", "memory_format": "contiguous"},
             "bf16": {"precision": "bf16", "memory_format": "contiguous"},
@@ -47,6 +47,8 @@ def main():
     def make(setting):  # its own model and optimizer, and its batches in its memory format
         precision.use(setting)
         model = copy.deepcopy(base)
+        hp = Recipe(epochs=1, batch_size=args.batch_size, lr=1e-3, momentum=0.9, weight_decay=5e-4, schedule="cosine",
+                    augment=True, label_smoothing=0.0)  # what train_epoch reads: batch size, augmentation
         opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True, weight_decay=5e-4)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
 
@@ -72,10 +74,10 @@ def main():
                     model(x).float()
 
         def ours_train():
-            train_epoch(model, split, opt, sched, args.batch_size, torch.Generator().manual_seed(0), device, True)
+            train_epoch(model, split, opt, sched, torch.Generator().manual_seed(0), hp)
 
         def ours_eval():
-            evaluate(model, split, args.eval_batch_size, device)
+            evaluate(model, split, args.eval_batch_size)
 
         trained = len(train_batches) * args.batch_size  # full batches only, as train_epoch
         return {("train", "bare"): (bare_train, trained), ("train", "loop"): (ours_train, trained),

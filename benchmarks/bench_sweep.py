@@ -12,8 +12,7 @@ from benchmarks.naive_sweep import naive_sweep
 from lib import models
 from lib.pruning import sensitivity, structured, unstructured
 
-PRUNE = {"unstructured": lambda m, layer, s: unstructured.apply_unstructured(m, {layer: s}),
-         "structured": lambda m, layer, r: structured.mask_filters(m, {layer: r})}
+PRUNE = {"unstructured": unstructured.prune_layer, "structured": structured.mask_layer}
 
 
 def timed(fn, *args):
@@ -43,7 +42,8 @@ def main():
     images = torch.randint(0, 256, (args.images, 3, 32, 32), dtype=torch.uint8)
     labels = torch.randint(0, 10, (args.images,))
     layers = models.layer_names(model)
-    sweep_args = (model, layers, args.levels, PRUNE[args.method], images, labels, args.batch_size, torch.device("cpu"))
+    sweep_args = (model, {layer: args.levels for layer in layers}, PRUNE[args.method],
+                  {"images": images, "labels": labels}, args.batch_size)
 
     print(f"{args.arch}, cifar head, {args.method} pruning, {len(layers)} layers x {len(args.levels)} levels, "
           f"{args.images} images, {torch.get_num_threads()} threads")

@@ -6,14 +6,13 @@ import copy
 from lib.train import evaluate
 
 
-def naive_sweep(model, layers, levels, prune, images, labels, batch_size, device):
-    """What sweep() returns, by a full forward pass for every layer and level."""
-    split = {"images": images.to(device), "labels": labels.to(device)}
-    base = copy.deepcopy(model).to(device)
+def naive_sweep(model, grid, prune, split, batch_size):
+    """What sweep() returns, by a full forward pass for every layer and level of `grid`."""
+    base = copy.deepcopy(model).to(split["labels"].device)
     records = []
-    for layer in layers:
+    for layer, levels in grid.items():
         for level in levels:
             pruned = copy.deepcopy(base)
             prune(pruned, layer, level)
-            records.append({"layer": layer, "level": level, **evaluate(pruned, split, batch_size, device)})
-    return {"baseline": evaluate(base, split, batch_size, device), "records": records}
+            records.append({"layer": layer, "level": level, **evaluate(pruned, split, batch_size)})
+    return {"baseline": evaluate(base, split, batch_size), "records": records}

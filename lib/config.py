@@ -1,21 +1,91 @@
-"""The validation engine of params.yaml: each stage declares the schema of what it reads (beside its
-main), and a wrong key or value stops it with a message naming the key, the value and what is allowed,
-before any heavy work. Here: the checks the schemas are made of, and the schemas most stages share."""
+"""params.yaml, typed. Each section is a frozen dataclass declared once: beside the stage that owns it, or
+in the lib module that every stage reading it runs anyway (lib.train.Recipe, lib.pruning.unstructured's and
+lib.pruning.structured's sections, lib.stage.Measure); the top-level keys are Run, here. Each field carries
+the check of its values. A stage names what it reads in PARAMS ({section: its dataclass, or `part` of one;
+TOP: the top-level keys}); load() validates exactly that before any work and returns typed values. A wrong
+key or value stops the stage with a message naming the key, the value and what is allowed. tools/dvcyaml.py
+derives each stage's dvc.yaml `params` from the same declarations, and tools/paramdoc.py
+docs/parameters.md.
+
+params.yaml is read as YAML 1.2, as DVC reads it (`2e-3` and `1e9` are numbers, not strings)."""
+import dataclasses
 import difflib
 import os
-
-import yaml
+from types import SimpleNamespace
 
 import torch
+from ruamel.yaml import YAML, YAMLError
 
 from lib.errors import UserError
 
 PARAMS_FILE = "params.yaml"
+TOP = None  # the PARAMS entry of the top-level keys (seed, device, precision, deterministic)
+# Every top-level name params.yaml may hold, in its order (tests/test_deps.py checks this against the
+# declarations): an unknown one is refused by every stage, with a close-match hint.
+SECTIONS = ("seed", "device", "precision", "deterministic", "data", "model", "finetune", "measure", "timing",
+            "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity", "structured_prune",
+            "structured_finetune", "dense_extra", "unstructured_tradeoff", "structured_tradeoff", "gradcam")
 
 
-# Each check returns None when the value is fine, or a phrase saying what is allowed.
+class Refused(Exception):
+    """Raised by a section's __post_init__ for a rule between its keys: what to do, in a phrase."""
+
+
+# A check returns None for a value it accepts, else the phrase saying what is allowed (also its `allowed`,
+# which docs/parameters.md shows).
+def check(allowed, ok):
+    def check_(value):
+        return None if ok(value) else allowed
+    check_.allowed = allowed
+    return check_
+
+
+def _int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def choice(*options):
-    return lambda v: None if v in options else "one of: " + ", ".join(map(str, options))
+    return check("one of: " + ", ".join(map(str, options)), lambda v: v in options)
+
+
+boolean = check("true or false", lambda v: isinstance(v, bool))
+positive_int = check("a positive integer", lambda v: _int(v) and v > 0)
+training_batch = check("a positive integer", lambda v: _int(v) and v > 0)  # lib.stage: must fit the training split
+non_negative_int = check("an integer >= 0", lambda v: _int(v) and v >= 0)
+positive_number = check("a number > 0", lambda v: _number(v) and v > 0)
+non_negative_number = check("a number >= 0", lambda v: _number(v) and v >= 0)
+optional_path = check("a path (string) or null", lambda v: v is None or (isinstance(v, str) and v != ""))
+fraction = check("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1)  # a pruning level
+open_fraction = check("a number in (0, 1)", lambda v: _number(v) and 0 < v < 1)  # a target
+fraction_up_to_one = check("a number in (0, 1]", lambda v: _number(v) and 0 < v <= 1)  # a share that may be whole
+layer_name = check("one of conv1 ... conv8", lambda v: v in [f"conv{i}" for i in range(1, 9)])
+
+
+def int_in(low, high, why=""):
+    """An integer in [low, high]; `why` says where the bound comes from."""
+    return check(f"an integer from {low:,} to {high:,}{why}", lambda v: _int(v) and low <= v <= high)
+
+
+def optional(inner):
+    return check(f"{inner.allowed} (or null)", lambda v: v is None or inner(v) is None)
+
+
+def _levels(v):
+    return isinstance(v, list) and v and all(fraction(x) is None and x != 0 for x in v) and len(set(v)) == len(v)
+
+
+levels = check("a non-empty list of distinct numbers in (0, 1)", _levels)
+per_layer = check("'auto' or a mapping layer -> number in [0, 1), e.g. {conv1: 0.5, conv2: 0.8}",
+                  lambda v: v == "auto" or (isinstance(v, dict) and bool(v) and all(
+                      isinstance(k, str) and fraction(x) is None for k, x in v.items())))
+reduction_target = check(  # a structured target: one fraction, or several kinds reached together
+    "a number in (0, 1), or a mapping of macs and/or params to numbers in (0, 1), e.g. {macs: 0.5, params: 0.7}",
+    lambda v: open_fraction(v) is None or (isinstance(v, dict) and bool(v) and set(v) <= {"macs", "params"}
+                                            and all(open_fraction(x) is None for x in v.values())))
 
 
 def available_devices():
@@ -25,7 +95,7 @@ def available_devices():
 
 
 def device(v):
-    """`auto`, or a device this machine has."""
+    """`auto`, or a device this machine has (the message lists this machine's)."""
     have = available_devices()
     if v == "auto" or v in have:
         return None
@@ -33,165 +103,55 @@ def device(v):
     return f"'auto' or a device this machine has: {', '.join(reversed(have))}{missing}"
 
 
-def boolean(v):
-    return None if isinstance(v, bool) else "true or false"
+device.allowed = "auto, or a device this machine has: cpu, cuda, mps"
 
 
-def positive_int(v):
-    return None if isinstance(v, int) and not isinstance(v, bool) and v > 0 else "a positive integer"
+def setting(check_):
+    """A dataclass field whose values `check_` validates."""
+    return dataclasses.field(metadata={"check": check_})
 
 
-def int_in(low, high, why=""):
-    """An integer in [low, high]; `why` says where the bound comes from."""
-    return lambda v: (None if isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
-                      else f"an integer from {low:,} to {high:,}{why}")
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """The top-level keys: how every stage that trains or evaluates runs (lib.runtime.setup)."""
+    seed: int = setting(int_in(0, 2**32 - 1, " (NumPy's seed range)"))
+    device: str = setting(device)
+    precision: str = setting(choice("auto", "fp32", "bf16"))
+    deterministic: bool = setting(boolean)
 
 
-def non_negative_int(v):
-    return None if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else "an integer >= 0"
+def part(section, *names):
+    """The keys `names` of the declaration `section`, for a stage that reads only those of a section another
+    stage owns: the section's other keys are left to their readers."""
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    unknown = [n for n in names if n not in fields]
+    if unknown:
+        raise ValueError(f"{section.__name__} declares no {unknown}")
+    return dataclasses.make_dataclass(
+        f"{section.__name__}Part", [(n, fields[n].type, dataclasses.field(metadata=fields[n].metadata)) for n in names],
+        frozen=True, namespace={"PART_OF": section})
 
 
-def optional(check):
-    return lambda v: None if v is None else check(v) and check(v) + " (or null)"
+def unchecked(*names):
+    """Keys a stage reads for a rule between sections and does not check itself (their owner does, and an
+    unexpected value fails the rule by name)."""
+    return dataclasses.make_dataclass("Unchecked", [(n, object, dataclasses.field(metadata={"check": None}))
+                                                     for n in names], frozen=True, namespace={"PART_OF": None})
 
 
-def positive_number(v):
-    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else "a number > 0"
+def is_part(declaration):
+    return hasattr(declaration, "PART_OF")
 
 
-def non_negative_number(v):
-    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 else "a number >= 0"
-
-
-def optional_path(v):
-    return None if v is None or (isinstance(v, str) and v) else "a path (string) or null"
-
-
-def fraction(v):
-    """A pruning level: 0 <= v < 1."""
-    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1 else "a number in [0, 1)"
-
-
-def open_fraction(v):
-    """A target: 0 < v < 1."""
-    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1 else "a number in (0, 1)"
-
-
-def reduction_target(v):
-    """A structured target: a fraction in (0, 1) of target_kind removed, or {macs: x, params: y} (either
-    or both keys, each in (0, 1)) reached together."""
-    if open_fraction(v) is None or (isinstance(v, dict) and v and set(v) <= {"macs", "params"}
-                                    and all(open_fraction(x) is None for x in v.values())):
-        return None
-    return "a number in (0, 1), or a mapping of macs and/or params to numbers in (0, 1), e.g. {macs: 0.5, params: 0.7}"
-
-
-def fraction_up_to_one(v):
-    """A share that may be whole: 0 < v <= 1."""
-    return None if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 else "a number in (0, 1]"
-
-
-def levels(v):
-    if not isinstance(v, list) or not v:
-        return "a non-empty list of numbers in (0, 1)"
-    if any(fraction(x) or x == 0 for x in v) or len(set(v)) != len(v):
-        return "a non-empty list of distinct numbers in (0, 1)"
-    return None
-
-
-def layer_name(v):
-    return None if v in [f"conv{i}" for i in range(1, 9)] else "one of conv1 ... conv8"
-
-
-def per_layer(v):
-    """`auto`, or a mapping layer name -> level in [0, 1) (layer names are checked against the model)."""
-    if v == "auto":
-        return None
-    if isinstance(v, dict) and v and all(isinstance(k, str) and fraction(x) is None for k, x in v.items()):
-        return None
-    return "'auto' or a mapping layer -> number in [0, 1), e.g. {conv1: 0.5, conv2: 0.8}"
-
-
-# Every top-level name params.yaml may hold, in its order. The schema of each is declared by the stages
-# that read it (PARAMS beside each stage's main): a stage owns its section's schema, so a change to it
-# re-runs only the stages that read that section. The schemas of the sections most stages read are here.
-SECTIONS = ("seed", "device", "precision", "deterministic", "data", "model", "finetune", "measure", "timing",
-            "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity", "structured_prune",
-            "structured_finetune", "dense_extra", "tradeoff", "gradcam")
-
-
-class Keys(dict):
-    """Some keys of a section another stage owns (or no stage owns whole): each is checked, and the
-    section's other keys are left to the stages that read them."""
-
-
-def keys(schema, *names):
-    """The Keys `names` of a section whose schema is `schema`."""
-    return Keys({name: schema[name] for name in names})
-
-
-SEED = int_in(0, 2**32 - 1, " (NumPy's seed range)")
-RUN = {"seed": SEED, "device": device, "precision": choice("auto", "fp32", "bf16"), "deterministic": boolean}
-# the top-level keys every stage that trains or evaluates reads (lib.stage.start)
-RECIPE = {  # a training recipe: the hyperparameters of lib.train.fit
-    "epochs": positive_int,
-    "batch_size": positive_int,
-    "lr": positive_number,
-    "momentum": non_negative_number,
-    "weight_decay": non_negative_number,
-    "schedule": choice("onecycle", "cosine"),
-    "augment": boolean,
-    "label_smoothing": fraction,
-}
-RECIPES = ("finetune", "structured_finetune")  # the sections that hold a training recipe
-FINETUNE = {"pretrained": boolean, **RECIPE}
-# finetune's keys a recovery recipe keeps (recipe() with its own epochs, lr and cosine schedule)
-RECOVERY_FROM_FINETUNE = keys(FINETUNE, *(k for k in RECIPE if k not in ("epochs", "lr", "schedule")))
-MEASURE = Keys(batch_size=positive_int)  # how every variant is evaluated (measure.batch_size)
-
-
-def recipe(base, **changes):
-    """A training recipe (RECIPE's keys, for lib.train.fit): `base`'s values (finetune's, the baseline's
-    recipe) with `changes`: the one way a recovery or control recipe is derived from the baseline's."""
-    return {key: changes[key] if key in changes else base[key] for key in RECIPE}
-
-
-def _check(name, value, schema):
-    if not isinstance(schema, dict):
-        problem = schema(value)
-        if problem:
-            raise UserError(f"{PARAMS_FILE}: {name} = {value!r} is not allowed; expected {problem}.")
-        return
-    if not isinstance(value, dict):
-        raise UserError(f"{PARAMS_FILE}: {name} must be a section with keys {', '.join(schema)}; got {value!r}.")
-    for key in value:
-        if key not in schema and not isinstance(schema, Keys):
-            close = difflib.get_close_matches(str(key), list(schema), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise UserError(f"{PARAMS_FILE}: unknown key {name}.{key}.{hint} Allowed keys in {name}: "
-                            f"{', '.join(schema)}.")
-    for key, check in schema.items():
-        if key not in value:
-            close = difflib.get_close_matches(key, [str(k) for k in value if k not in schema], n=1)
-            hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
-            raise UserError(f"{PARAMS_FILE}: missing key {name}.{key}{hint}; add it (see the README's parameter "
-                            "list).")
-        _check(f"{name}.{key}", value[key], check)
-
-
-def load(schema, rules=(), path=PARAMS_FILE):
-    """The values of params.yaml that `schema` names ({section or top-level key: its check, a section's
-    check being a dict of its keys' checks, or Keys for part of one}), validated, as {name: value} (a
-    section holds just the keys its schema names). `rules`: (section, broken(values), what to do)
-    between keys of one section, or with a tuple of sections between sections (broken({section:
-    values}); what to do: a phrase, or a function of those values)."""
+def read(path=PARAMS_FILE):
+    """params.yaml as a dict, read as DVC reads it (YAML 1.2), its top-level names checked against SECTIONS."""
     if not os.path.isfile(path):
         raise UserError(f"{path} not found; run the stages from the project's root folder.")
-    with open(path) as f:
-        try:
-            params = yaml.safe_load(f) or {}
-        except yaml.YAMLError as err:
-            raise UserError(f"{path} is not valid YAML: {err}") from err
+    try:
+        with open(path) as f:
+            params = YAML(typ="safe").load(f) or {}
+    except YAMLError as err:
+        raise UserError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(params, dict):
         raise UserError(f"{path} must be a mapping of sections (seed: 0, device: auto, data: ..., as in the README's "
                         f"parameter list); it holds a {type(params).__name__}.")
@@ -200,17 +160,60 @@ def load(schema, rules=(), path=PARAMS_FILE):
         close = difflib.get_close_matches(str(unknown[0]), SECTIONS, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UserError(f"{path}: unknown section or key '{unknown[0]}'.{hint} Allowed: {', '.join(SECTIONS)}.")
-    out = {}
-    for name, check in schema.items():
-        if name not in params:
+    return params
+
+
+def _values(name, values, declaration, path):
+    """The checked values of `declaration` from `values` (a section's dict, or the whole file for TOP)."""
+    fields = [f.name for f in dataclasses.fields(declaration)]
+    if name is not TOP and not isinstance(values, dict):
+        raise UserError(f"{PARAMS_FILE}: {name} must be a section with keys {', '.join(fields)}; got {values!r}.")
+    prefix = "" if name is TOP else f"{name}."
+    if name is not TOP and not is_part(declaration):
+        for key in values:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), fields, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise UserError(f"{PARAMS_FILE}: unknown key {name}.{key}.{hint} Allowed keys in {name}: "
+                                f"{', '.join(fields)}.")
+    for field in dataclasses.fields(declaration):
+        if field.name not in values:
+            if name is TOP:
+                raise UserError(f"{path}: missing section or key '{field.name}'.")
+            close = difflib.get_close_matches(field.name, [str(k) for k in values if k not in fields], n=1)
+            hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
+            raise UserError(f"{PARAMS_FILE}: missing key {name}.{field.name}{hint}; add it (see the README's "
+                            "parameter list).")
+        problem = field.metadata["check"] and field.metadata["check"](values[field.name])
+        if problem:
+            raise UserError(f"{PARAMS_FILE}: {prefix}{field.name} = {values[field.name]!r} is not allowed; "
+                            f"expected {problem}.")
+    try:
+        return declaration(**{f: values[f] for f in fields})
+    except Refused as err:
+        raise UserError(f"{path}: {name}: {err}.") from err
+
+
+def load(schema, path=PARAMS_FILE):
+    """The values of params.yaml that `schema` names ({section: its declaration; TOP: the top-level keys'}),
+    validated: a namespace with the top-level keys as attributes (params.seed) and each section as its
+    dataclass (params.finetune.lr)."""
+    params, out = read(path), {}
+    for name, declaration in schema.items():
+        if name is TOP:
+            out.update(dataclasses.asdict(_values(TOP, params, declaration, path)))
+        elif name not in params:
             raise UserError(f"{path}: missing section or key '{name}'.")
-        _check(name, params[name], check)
-        out[name] = {key: params[name][key] for key in check} if isinstance(check, dict) else params[name]
-    for section, broken, advice in rules:
-        if isinstance(section, tuple) and set(section) <= set(out):
-            values = {name: out[name] for name in section}
-            if broken(values):
-                raise UserError(f"{path}: {advice(values) if callable(advice) else advice}.")
-        elif section in out and broken(out[section]):
-            raise UserError(f"{path}: {section}: {advice}.")
+        else:
+            out[name] = _values(name, params[name], declaration, path)
+    return SimpleNamespace(**out)
+
+
+def keys(schema):
+    """The params.yaml keys `schema` reads, as dvc.yaml lists them: a top-level key or a section whole by
+    its name, a part of a section key by key (section.key)."""
+    out = []
+    for name, declaration in schema.items():
+        fields = [f.name for f in dataclasses.fields(declaration)]
+        out += fields if name is TOP else [f"{name}.{f}" for f in fields] if is_part(declaration) else [name]
     return out

@@ -1,6 +1,6 @@
 """Grad-CAM (pytorch-grad-cam) for any VGG-11 variant, the agreement of two models' maps, their
-faithfulness (ROAD and the CAM-masked confidence change, pytorch-grad-cam's metrics), and the
-side-by-side comparison figure.
+faithfulness (ROAD and the CAM-masked confidence change, pytorch-grad-cam's metrics) (the side-by-side
+comparison figure: lib.plots).
 
 A CAM layer is named like a conv layer: "convK" is the ReLU right after convK (after its batch norm
 for vgg11_bn), so the same name works for the original and for a physically smaller pruned model.
@@ -10,21 +10,17 @@ import contextlib
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
 from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirstAverage, ROADMostRelevantFirstAverage
-from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 from torch import nn
 
 from lib.data import normalize
 from lib.errors import UserError
-from lib.io import save_figure
 from lib.models import convs
 
 DEFAULT_LAYER = "conv8"
-CORRECT, WRONG = "#1a7f37", "#cf222e"  # title colours: green / red
 
 
 def target_module(model, name):
@@ -51,13 +47,14 @@ def _relus_not_inplace(model):
             m.inplace = True
 
 
-def compute_cams(model, layer_name, images_uint8, targets, device, batch_size=100):
+def compute_cams(model, layer_name, images_uint8, targets, batch_size=100):
     """(cams float [N, H, W] in [0, 1], predictions int64 [N], confidences float [N]) on the CPU.
 
     `targets`: class indices to explain, or None for each image's own prediction. The confidence is
-    the softmax probability of the prediction. The model is left in eval mode with its grads cleared.
+    the softmax probability of the prediction. The model (on its device, where the images go in batches)
+    is left in eval mode with its grads cleared.
     """
-    model = model.to(device)
+    device = next(model.parameters()).device
     num_classes = model.classifier[-1].out_features
     if targets is not None:
         targets = torch.as_tensor(targets).flatten().tolist()
@@ -105,15 +102,17 @@ def agreement(cams_a, cams_b, preds_a, preds_b, top_k=0.2):
             "prediction_agreement": (preds_a == preds_b).double().mean().item()}
 
 
-def faithfulness(model, images_uint8, cams, classes, percentiles, device, batch_size=100):
+def faithfulness(model, images_uint8, cams, classes, percentiles, batch_size=100):
     """Is a model's explanation faithful to what it computes? Per image, changes in the softmax
     probability of `classes` (the explained classes) when pixels are replaced by ROAD's noisy linear
     imputation (Rong et al. 2022): `road_morf` removing the most relevant pixels first (more negative:
     more faithful), `road_lerf` the least relevant first (closer to 0: more faithful), each averaged
     over `percentiles`, `road_combined` = (lerf - morf) / 2 (higher: more faithful); and
     `cam_keep_change`, when the image is multiplied by its CAM (keeping only the CAM region).
-    Returns {name: float tensor [N]}; the imputation's noise comes from torch's global RNG (seeded)."""
-    model = model.to(device).eval()
+    Returns {name: float tensor [N]}; the imputation's noise comes from torch's global RNG (seeded). The
+    model stays on its device, where the images go in batches."""
+    model.eval()
+    device = next(model.parameters()).device
     metrics = {"road_morf": ROADMostRelevantFirstAverage(percentiles),
                "road_lerf": ROADLeastRelevantFirstAverage(percentiles),
                "cam_keep_change": CamMultImageConfidenceChange()}
@@ -149,36 +148,3 @@ def pick_images(labels, n, seed):
     rounds = max(len(ix) for ix in per_class)
     picked = [ix[r] for r in range(rounds) for ix in per_class if r < len(ix)]
     return torch.stack(picked[:n])
-
-
-def _upscale(x, size, mode):
-    """[N, C, h, w] float -> [N, C, size, size] for display."""
-    return nn.functional.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
-
-
-def build_figure(images_uint8, labels, classes, columns, upscale=128):
-    """Figure with one row per image: the image, then per (title, cams, preds, confs) column the
-    heatmap over it, titled with the predicted class and confidence (green right, red wrong)."""
-    rows, labels = len(images_uint8), torch.as_tensor(labels).tolist()
-    shown = _upscale(images_uint8.cpu().float() / 255, upscale, "bicubic").permute(0, 2, 3, 1).numpy()
-    fig = Figure(figsize=(2.1 * (1 + len(columns)), 2.4 * rows), layout="constrained")
-    axes = fig.subplots(rows, 1 + len(columns), squeeze=False)
-    for r in range(rows):
-        axes[r, 0].imshow(shown[r])
-        axes[r, 0].set_title(f"image\ntrue: {classes[labels[r]]}", fontsize=10)
-        for c, (title, cams, preds, confs) in enumerate(columns, start=1):
-            mask = _upscale(cams[r][None, None].float(), upscale, "bilinear")[0, 0].numpy()
-            axes[r, c].imshow(show_cam_on_image(shown[r].astype(np.float32), mask, use_rgb=True))
-            pred = int(preds[r])
-            axes[r, c].set_title(f"{title}\n{classes[pred]} ({100 * float(confs[r]):.0f}%)", fontsize=10,
-                                 color=CORRECT if pred == labels[r] else WRONG)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    return fig
-
-
-def comparison_figure(images_uint8, labels, classes, columns, path, upscale=128, dpi=200):
-    """build_figure(...) saved atomically to `path`; returns the figure."""
-    fig = build_figure(images_uint8, labels, classes, columns, upscale)
-    save_figure(fig, path, dpi=dpi)
-    return fig

@@ -108,3 +108,11 @@ def load_torch(path, what="file"):
         detail = type(err).__name__ + (f": {reason.split('. ')[0][:200]}" if reason else "")
         raise UserError(f"cannot read {what} {path}: the file is truncated, corrupt or not a PyTorch file of plain "
                         f"data ({detail}); regenerate it (dvc repro) or fetch it (dvc pull)") from err
+
+
+def named_paths(items, flag):
+    """{name: path}, in their order, from the NAME=PATH values of a repeated command-line flag (a stage that
+    takes every variant)."""
+    if not all("=" in item and item.split("=", 1)[0] and item.split("=", 1)[1] for item in items):
+        raise UserError(f"{flag} takes NAME=PATH, got {items}")
+    return dict(item.split("=", 1) for item in items)

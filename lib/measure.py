@@ -1,13 +1,13 @@
-"""What every model variant reports, under the same JSON keys: accuracy, parameters, nonzero
-parameters, size on disk and MACs (timing is apart, in lib/timing.py); and save_variant, the epilogue
-of every stage that produces a variant."""
+"""What every model variant reports, under the same JSON keys, measured from its checkpoint by the
+evaluate stage: accuracy, parameters, nonzero parameters, size on disk and MACs, and against the
+baseline, compression and accuracy drops (timing is apart, in lib/timing.py)."""
 import os
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from lib import models, precision
-from lib.io import load_json, save_json
+from lib import precision
+from lib.io import load_json
 from lib.train import evaluate
 
 KEYS = ("val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs")
@@ -33,11 +33,11 @@ def macs(model, image_size=32):
     return counter.get_total_flops() // 2
 
 
-def measure(model, checkpoint_path, val, test, device, cfg):
-    """The common metrics of one saved model variant, with the precision and memory format its
-    accuracies were measured in."""
-    val_metrics = evaluate(model, val, cfg["batch_size"], device)
-    test_metrics = evaluate(model, test, cfg["batch_size"], device)
+def measure(model, checkpoint_path, data, batch_size):
+    """The common metrics of one saved model variant (data["val"] and data["test"], evaluated in batches of
+    `batch_size`), with the precision and memory format its accuracies were measured in."""
+    val_metrics = evaluate(model, data["val"], batch_size)
+    test_metrics = evaluate(model, data["test"], batch_size)
     return {
         "val_accuracy": val_metrics["accuracy"],
         "test_accuracy": test_metrics["accuracy"],
@@ -46,7 +46,7 @@ def measure(model, checkpoint_path, val, test, device, cfg):
         "nonzero_params": count_nonzero(model),
         "size_bytes": os.path.getsize(checkpoint_path),
         "macs": macs(model),
-        **precision.current(device),
+        **precision.current(data["test"]["labels"].device),
     }
 
 
@@ -66,16 +66,3 @@ def relative_to(metrics, base):
         "val_accuracy_drop": base["val_accuracy"] - metrics["val_accuracy"],
         "test_accuracy_drop": base["test_accuracy"] - metrics["test_accuracy"],
     }
-
-
-def save_variant(model, arch, out, metrics_path, data, device, cfg, baseline=None, classes=None, **extra):
-    """Save a model variant (its checkpoint at `out`), measure it on data["val"] and data["test"] (the
-    keys above; `cfg` as for measure), relative to the baseline's metrics when given, plus `extra` (a
-    value, or a function of the metrics measured so far) -> metrics_path. Returns the metrics."""
-    models.save_checkpoint(out, model, arch, classes=classes)
-    metrics = measure(model, out, data["val"], data["test"], device, cfg)
-    if baseline is not None:
-        metrics.update(relative_to(metrics, baseline))
-    metrics.update({key: value(metrics) if callable(value) else value for key, value in extra.items()})
-    save_json(metrics, metrics_path)
-    return metrics

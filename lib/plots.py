@@ -1,33 +1,20 @@
-"""Figures (PNG, matplotlib/seaborn, written atomically) and the plot data behind them.
+"""Figures (PNG, matplotlib/seaborn, written atomically), drawn from the data the stages write (the stage
+figures draws them; compare draws its own).
 
 Sweep results are those of lib.pruning.sensitivity: {"baseline": {"accuracy", "loss"},
 "records": [{"layer", "level", "accuracy", "loss"}, ...]}; accuracies in percent.
 """
 import numpy as np
 import seaborn as sns
+import torch
+from torch import nn
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from lib.io import save_figure
+from lib.pruning.sensitivity import layers_and_levels, records_to_rows
 
-
-def _layers_and_levels(results):
-    records = results["records"]
-    return list(dict.fromkeys(r["layer"] for r in records)), sorted({r["level"] for r in records})
-
-
-def records_to_rows(results):
-    """Tidy rows {"layer", "level", "accuracy", "loss", "drop"} (drop in points from the baseline)."""
-    baseline = results["baseline"]["accuracy"]
-    return [{**r, "drop": baseline - r["accuracy"]} for r in results["records"]]
-
-
-def accuracy_by_level(results):
-    """Wide rows [{"level": s, "conv1": accuracy, ...}], one per level: a DVC plot with x = level
-    and y = the layer names draws one line per layer."""
-    layers, levels = _layers_and_levels(results)
-    accuracy = {(r["layer"], r["level"]): r["accuracy"] for r in results["records"]}
-    return [{"level": s, **{name: accuracy[name, s] for name in layers if (name, s) in accuracy}} for s in levels]
+CORRECT, WRONG = "#1a7f37", "#cf222e"  # Grad-CAM title colours: green / red
 
 
 def _flat(values):
@@ -38,7 +25,7 @@ def _flat(values):
 
 def sensitivity_lines(results, path, xlabel="sparsity", title="Per-layer pruning sensitivity"):
     """Accuracy against level, one line per layer, the unpruned accuracy dashed."""
-    layers, _ = _layers_and_levels(results)
+    layers, _ = layers_and_levels(results)
     fig = Figure(figsize=(8, 5))
     ax = fig.subplots()
     for name in layers:
@@ -73,7 +60,7 @@ def weight_histograms(before, after, path, title):
 def sensitivity_heatmap(results, path, xlabel="fraction of filters removed",
                         title="Accuracy drop (points) per layer and pruning level"):
     """Layers x levels, colour and annotation = accuracy drop in points from the baseline."""
-    layers, levels = _layers_and_levels(results)
+    layers, levels = layers_and_levels(results)
     drop = {(r["layer"], r["level"]): r["drop"] for r in records_to_rows(results)}
     table = np.array([[drop.get((name, s), np.nan) for s in levels] for name in layers])
     fig = Figure(figsize=(1.0 * len(levels) + 2, 0.5 * len(layers) + 1.5))
@@ -129,3 +116,39 @@ def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     save_figure(fig, path)
+
+
+def _upscale(x, size, mode):
+    """[N, C, h, w] float -> [N, C, size, size] for display."""
+    return nn.functional.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
+
+
+def build_figure(images_uint8, labels, classes, columns, upscale=128):
+    """Figure with one row per image: the image, then per (title, cams, preds, confs) column the
+    heatmap over it, titled with the predicted class and confidence (green right, red wrong)."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image  # slow to import: only where a CAM is drawn
+    rows, labels = len(images_uint8), torch.as_tensor(labels).tolist()
+    shown = _upscale(images_uint8.cpu().float() / 255, upscale, "bicubic").permute(0, 2, 3, 1).numpy()
+    fig = Figure(figsize=(2.1 * (1 + len(columns)), 2.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, 1 + len(columns), squeeze=False)
+    for r in range(rows):
+        axes[r, 0].imshow(shown[r])
+        axes[r, 0].set_title(f"image\ntrue: {classes[labels[r]]}", fontsize=10)
+        for c, (title, cams, preds, confs) in enumerate(columns, start=1):
+            mask = _upscale(cams[r][None, None].float(), upscale, "bilinear")[0, 0].numpy()
+            axes[r, c].imshow(show_cam_on_image(shown[r].astype(np.float32), mask, use_rgb=True))
+            pred = int(preds[r])
+            axes[r, c].set_title(f"{title}\n{classes[pred]} ({100 * float(confs[r]):.0f}%)", fontsize=10,
+                                 color=CORRECT if pred == labels[r] else WRONG)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig
+
+
+def grad_cam_figure(data, path, upscale=128, dpi=200):
+    """build_figure of the gradcam stage's figure data ({"images", "labels", "classes", "columns": [{"title",
+    "cams", "predictions", "confidences"}]}) saved atomically to `path`; returns the figure."""
+    columns = [(c["title"], c["cams"], c["predictions"], c["confidences"]) for c in data["columns"]]
+    fig = build_figure(data["images"], data["labels"], data["classes"], columns, upscale)
+    save_figure(fig, path, dpi=dpi)
+    return fig

@@ -1,25 +1,19 @@
 """structured_finetune: fine-tune the physically smaller model to recover accuracy ->
-models/vgg11_cifar10_structured_pruned_finetuned.pth, its metrics and training curves."""
-from lib import config, models, stage
+models/vgg11_cifar10_structured_pruned_finetuned.pth and its training curves."""
+from lib import models, stage
 from lib.errors import run
-from lib.measure import read_metrics, save_variant
-from lib.train import fit
+from lib.train import Recipe, fit
 
-PARAMS = {"structured_finetune": config.RECIPE, "measure": config.MEASURE}
+PARAMS = {**stage.COMMON, "structured_finetune": Recipe}
 
 
 def main():
-    args, params, device, data = stage.start(
-        __doc__, ["--data", "--baseline-metrics", "--model", "--out", "--metrics", "--live"], PARAMS)
+    args, params, device, data = stage.start(__doc__, ["--data", "--model", "--out", "--live"], PARAMS,
+                                             splits=("train", "val"))
     model, ckpt = models.load_checkpoint(args.model, device)
-    baseline = read_metrics(args.baseline_metrics)
-
-    fit(model, data["train"], data["val"], params["structured_finetune"], device, params["seed"],
-        params["measure"]["batch_size"], args.live)
-    metrics = save_variant(model, ckpt["architecture"], args.out, args.metrics, data, device, params["measure"],
-                           baseline, ckpt.get("classes"))
-    print(f"test accuracy {metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f} points) "
-          f"-> {args.out}")
+    history = fit(model, data, params.structured_finetune, params.seed, params.measure.batch_size, args.live)
+    models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
+    print(f"validation accuracy {history[-1]['val_accuracy']:.2f}% -> {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,56 +1,58 @@
 """structured_sensitivity: each conv layer of the baseline alone, its lowest-ranked filters removed at
 each ratio (ranked by structured_prune's criterion: L1 norm, L2 norm, random, batch-norm scale or
-Taylor), accuracy on the validation split -> results (a DVC plot), a heatmap of the accuracy drop, and
-one layer's filter norms and weight distribution before/after removal."""
-from lib import config, models, plots, stage
+Taylor), accuracy on the validation split -> results (a DVC plot) and the data of the heatmap of the
+accuracy drop and of one layer's filter norms and weight distribution before/after removal (stage figures)."""
+import dataclasses
+import functools
+
+from lib import config, models, stage
+from lib.config import setting
 from lib.errors import param, run
 from lib.io import save_json
-from lib.pruning.sensitivity import sweep
-from lib.pruning.structured import CRITERIA, criterion_scores, filter_norms, filters_to_keep, mask_filters
+from lib.pruning.sensitivity import accuracy_by_level, records_to_rows, sweep
+from lib.pruning.structured import StructuredPrune, criterion_scores, filter_norms, filters_to_keep, mask_layer
 
-PARAMS = {
-    "structured_sensitivity": {
-        "ratios": config.levels,
-        "figure_layer": config.layer_name,
-        "figure_ratio": config.fraction,
-    },
-    "structured_prune": config.Keys(criterion=config.choice(*CRITERIA)),
-    "measure": config.MEASURE,
-}
+
+@dataclasses.dataclass(frozen=True)
+class StructuredSensitivity:
+    ratios: list = setting(config.levels)
+    figure_layer: str = setting(config.layer_name)
+    figure_ratio: float = setting(config.fraction)
+
+
+PARAMS = {**stage.COMMON, "structured_sensitivity": StructuredSensitivity,
+          "structured_prune": config.part(StructuredPrune, "criterion")}
 
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--model", "--results", "--plot-data", "--heatmap", "--figure"], PARAMS,
-        splits=("val",))
-    p, val = params["structured_sensitivity"], data["val"]
+        __doc__, ["--data", "--model", "--results", "--plot-data", "--figure-data"], PARAMS, splits=("val",))
+    p, val = params.structured_sensitivity, data["val"]
     model, _ = models.load_checkpoint(args.model, device)
     layers = models.layer_names(model)
     # Every layer keeps a filter at the largest ratio, and in the figure: checked before any work.
     with param("structured_sensitivity.ratios"):
-        filters_to_keep(model, {layer: max(p["ratios"]) for layer in layers})
+        filters_to_keep(model, {layer: max(p.ratios) for layer in layers})
     with param("structured_sensitivity.figure_ratio"):
-        filters_to_keep(model, {p["figure_layer"]: p["figure_ratio"]})
+        filters_to_keep(model, {p.figure_layer: p.figure_ratio})
 
     # Zeroing a filter (and its batch-norm scale and shift) is exactly removing it (tests/test_pruning.py
     # checks that against the physically smaller model), and needs no rebuild per level.
-    criterion, batch_size = params["structured_prune"]["criterion"], params["measure"]["batch_size"]
-    scores = criterion_scores(model, criterion, params["seed"], val, batch_size, device)
-    results = sweep(model, layers, p["ratios"], lambda m, layer, r: mask_filters(m, {layer: r}, scores),
-                    val["images"], val["labels"], batch_size, device)
+    criterion, batch_size = params.structured_prune.criterion, params.measure.batch_size
+    scores = criterion_scores(model, criterion, params.seed, val, batch_size)
+    results = sweep(model, {layer: p.ratios for layer in layers}, functools.partial(mask_layer, scores=scores), val,
+                    batch_size)
     save_json(results, args.results)
-    save_json(plots.accuracy_by_level(results), args.plot_data)
-    plots.sensitivity_heatmap(results, args.heatmap, title=f"Structured filter pruning ({criterion}): validation "
-                              "accuracy drop (points) per layer and fraction of filters removed")
+    save_json(accuracy_by_level(results), args.plot_data)
 
-    layer, ratio = p["figure_layer"], p["figure_ratio"]
-    conv = models.layer(model, layer)
-    kept = filters_to_keep(model, {layer: ratio}, scores=scores)[layer]
-    removed = sorted(set(range(conv.out_channels)) - set(kept))
-    plots.filter_norms_figure(filter_norms(conv), removed, conv.weight, conv.weight[kept], args.figure, layer)
-
+    conv = models.layer(model, p.figure_layer)
+    kept = filters_to_keep(model, {p.figure_layer: p.figure_ratio}, scores=scores)[p.figure_layer]
+    save_json({"title": f"Structured filter pruning ({criterion}): validation accuracy drop (points) per layer and "
+                        "fraction of filters removed",
+               "filters": {"layer": p.figure_layer, "norms": filter_norms(conv).tolist(),
+                           "removed": sorted(set(range(conv.out_channels)) - set(kept))}}, args.figure_data)
     print(f"baseline validation accuracy {results['baseline']['accuracy']:.2f}%")
-    for r in plots.records_to_rows(results):
+    for r in records_to_rows(results):
         print(f"{r['layer']:6s} ratio {r['level']:.2f}: {r['accuracy']:6.2f}% (drop {r['drop']:.2f})")
 
 

@@ -7,22 +7,25 @@ model (the baseline too) is timed in its deployment form, each batch norm folded
 (onnxruntime folds them itself).
 A change to the `timing` params re-runs only this stage and what reads it."""
 import argparse
+import dataclasses
 
 from lib import config, models
+from lib.config import setting
 from lib.errors import UserError, run
 from lib.io import save_json
 from lib.onnx_export import runner, session
 from lib.timing import deployed, time_interleaved
 
-PARAMS = {
-    "timing": {
-        "latency_runs": config.int_in(4, 100_000, " (quartiles need 4 rounds)"),
-        "warmup": config.non_negative_int,
-        "throughput_batch": config.positive_int,
-        "throughput_runs": config.positive_int,
-        "fold_batchnorm": config.boolean,
-    },
-}
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    latency_runs: int = setting(config.int_in(4, 100_000, " (quartiles need 4 rounds)"))
+    warmup: int = setting(config.non_negative_int)
+    throughput_batch: int = setting(config.positive_int)
+    throughput_runs: int = setting(config.positive_int)
+    fold_batchnorm: bool = setting(config.boolean)
+
+
+PARAMS = {"timing": Timing}
 
 
 def main():
@@ -39,14 +42,14 @@ def main():
     if list(paths) != list(exports):
         raise UserError(f"--onnx must name the variants of --model in their order: {list(paths)}, got {list(exports)}")
     params = config.load(PARAMS)
-    loaded = {name: deployed(models.load_checkpoint(path)[0], params["timing"]["fold_batchnorm"])
+    loaded = {name: deployed(models.load_checkpoint(path)[0], params.timing.fold_batchnorm)
               for name, path in paths.items()}  # all checked first
     # One runtime after the other, never alternating call by call: an onnxruntime call right after a PyTorch
     # call is slower than one after another onnxruntime call (benchmarks/bench_runtime_switch.py). The
     # warm-up absorbs the one switch.
     first = next(iter(paths))
-    pytorch = time_interleaved(loaded, first, params["timing"])
-    onnx = time_interleaved({name: runner(session(exports[name])) for name in paths}, first, params["timing"])
+    pytorch = time_interleaved(loaded, first, params.timing)
+    onnx = time_interleaved({name: runner(session(exports[name])) for name in paths}, first, params.timing)
     timing = {name: {**pytorch[name], **{f"onnx_{k}": v for k, v in onnx[name].items()}} for name in paths}
     save_json(timing, args.out)
     for name, t in timing.items():

@@ -2,40 +2,40 @@
 baseline, Blalock et al. 2020): the variant's own per-layer sparsities (its chosen-levels report),
 weights chosen at random (seeded), the same schedule and masked fine-tune. Where it matches the
 variant, ranking by magnitude carried nothing beyond the per-layer counts."""
-from lib import config, models, stage
-from lib.errors import run
-from lib.io import load_json
-from lib.measure import read_metrics
-from lib.pruning import unstructured_variant
+import copy
 
-PARAMS = {
-    "finetune": config.RECOVERY_FROM_FINETUNE,
-    "unstructured_prune": config.Keys(
-        schedule=config.choice("oneshot", "gradual"), finetune_epochs=config.non_negative_int,
-        lr=config.positive_number, gradual_initial=config.fraction, gradual_ramp=config.fraction_up_to_one,
-        gradual_every=config.positive_int),
-    "measure": config.MEASURE,
-}
+from lib import config, models, stage
+from lib.errors import param, run
+from lib.io import load_json
+from lib.pruning import unstructured_variant
+from lib.pruning.unstructured import UnstructuredPrune
+from lib.train import RECOVERY_FROM_FINETUNE, fit, recipe
+
+PARAMS = {**stage.COMMON, "finetune": RECOVERY_FROM_FINETUNE,
+          "unstructured_prune": config.part(UnstructuredPrune, "schedule", "finetune_epochs", "lr", "gradual_initial",
+                                            "gradual_ramp", "gradual_every")}
 
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--model", "--baseline-metrics", "--chosen", "--out", "--sparse-out", "--metrics"],
-        PARAMS)
-    p = {**params["unstructured_prune"], "criterion": "random"}
+        __doc__, ["--data", "--model", "--chosen", "--out", "--sparse-out"], PARAMS)
+    p, seed = params.unstructured_prune, params.seed
+    hp = recipe(params.finetune, epochs=p.finetune_epochs, lr=p.lr, schedule="cosine")
+    with param("unstructured_prune.gradual_every"):
+        ramp = unstructured_variant.ramp(p, hp, len(data["train"]["labels"]))
     baseline, ckpt = models.load_checkpoint(args.model, device)
     chosen = load_json(args.chosen, "chosen-levels report", keys=["achieved"])["achieved"]
     convs = models.layer_names(baseline)
-    levels = {n: level for n, level in chosen.items() if n in convs}
-    fixed = {n: level for n, level in chosen.items() if n not in convs}
+    levels = {**{n: s for n, s in chosen.items() if n not in convs}, **{n: s for n, s in chosen.items() if n in convs}}
 
-    hp = config.recipe(params["finetune"], epochs=p["finetune_epochs"], lr=p["lr"], schedule="cosine")
-    model = unstructured_variant.recovered(baseline, levels, fixed, p, hp, data, device, params["seed"],
-                                           params["measure"]["batch_size"])
-    metrics = unstructured_variant.save(model, ckpt, read_metrics(args.baseline_metrics), args, data, device,
-                                        params["measure"])
-    print(f"random weights at the variant's levels: conv sparsity {metrics['conv_sparsity']:.4f}, test accuracy "
-          f"{metrics['test_accuracy']:.2f}% (drop {metrics['test_accuracy_drop']:.2f})")
+    model = copy.deepcopy(baseline)
+    growing = unstructured_variant.prune(model, levels, "random", ramp, seed)
+    if hp.epochs:
+        fit(model, data, hp, seed, params.measure.batch_size)
+    unstructured_variant.finish(model, growing)
+    models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
+    unstructured_variant.save_sparse(model, ckpt["architecture"], args.sparse_out)
+    print(f"random weights at the variant's levels {levels} -> {args.out}")
 
 
 if __name__ == "__main__":

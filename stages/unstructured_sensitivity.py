@@ -1,49 +1,51 @@
 """unstructured_sensitivity: each layer of the baseline alone, pruned at each sparsity by
 unstructured_prune's criterion (L1 magnitude, or random), accuracy on the validation split -> cached
-results, a DVC plot, a line plot, conv1 histograms."""
+results, a DVC plot, and the data of the sensitivity and conv1-histogram figures (stage figures)."""
 import copy
+import dataclasses
+import functools
 
 import torch
 
-from lib import config, models, plots, stage
+from lib import config, models, stage
+from lib.config import setting
 from lib.errors import run
 from lib.io import save_json, save_torch
-from lib.pruning.sensitivity import sweep
-from lib.pruning.unstructured import CRITERIA, apply_unstructured
+from lib.pruning.sensitivity import accuracy_by_level, sweep
+from lib.pruning.unstructured import UnstructuredPrune, prune_layer
 
-PARAMS = {
-    "unstructured_sensitivity": {
-        "sparsities": config.levels,
-        "include_linear": config.boolean,
-        "histogram_sparsity": config.fraction,
-    },
-    "unstructured_prune": config.Keys(criterion=config.choice(*CRITERIA)),
-    "measure": config.MEASURE,
-}
+
+@dataclasses.dataclass(frozen=True)
+class UnstructuredSensitivity:
+    sparsities: list = setting(config.levels)
+    include_linear: bool = setting(config.boolean)
+    histogram_sparsity: float = setting(config.fraction)
+
+
+PARAMS = {**stage.COMMON, "unstructured_sensitivity": UnstructuredSensitivity,
+          "unstructured_prune": config.part(UnstructuredPrune, "criterion")}
 
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--model", "--results", "--plot-data", "--figure", "--histogram"],
-        PARAMS, splits=("val",))
-    p, val = params["unstructured_sensitivity"], data["val"]
+        __doc__, ["--data", "--model", "--results", "--plot-data", "--figure-data"], PARAMS, splits=("val",))
+    p, criterion = params.unstructured_sensitivity, params.unstructured_prune.criterion
     model, _ = models.load_checkpoint(args.model, device)
 
-    layers = models.layer_names(model, p["include_linear"])
-    criterion, generator = params["unstructured_prune"]["criterion"], torch.Generator().manual_seed(params["seed"])
-    results = sweep(model, layers, p["sparsities"],
-                    lambda m, layer, s: apply_unstructured(m, {layer: s}, criterion, generator),
-                    val["images"], val["labels"], params["measure"]["batch_size"], device)
+    layers = models.layer_names(model, p.include_linear)
+    prune = functools.partial(prune_layer, criterion=criterion, generator=torch.Generator().manual_seed(params.seed))
+    results = sweep(model, {layer: p.sparsities for layer in layers}, prune, data["val"], params.measure.batch_size)
     save_torch(results, args.results)
-    save_json(plots.accuracy_by_level(results), args.plot_data)
-    plots.sensitivity_lines(results, args.figure, "sparsity (fraction of the layer's weights zeroed)",
-                            f"Unstructured pruning ({criterion}): per-layer sensitivity (validation)")
+    save_json(accuracy_by_level(results), args.plot_data)
 
-    s = p["histogram_sparsity"]
-    pruned = apply_unstructured(copy.deepcopy(model), {"conv1": s})
-    plots.weight_histograms(models.layer(model, "conv1").weight, models.layer(pruned, "conv1").weight,
-                            args.histogram, f"conv1 weights before / after L1 unstructured pruning at sparsity {s}")
-
+    s = p.histogram_sparsity
+    pruned = prune_layer(copy.deepcopy(model), "conv1", s)  # by L1 magnitude, as in the notebooks' figure
+    save_json({"title": f"Unstructured pruning ({criterion}): per-layer sensitivity (validation)",
+               "xlabel": "sparsity (fraction of the layer's weights zeroed)",
+               "histogram": {"layer": "conv1", "zeroed": torch.nonzero(models.layer(pruned, "conv1").weight.flatten()
+                                                                       == 0).flatten().tolist(),
+                             "title": f"conv1 weights before / after L1 unstructured pruning at sparsity {s}"}},
+              args.figure_data)
     print(f"baseline validation accuracy {results['baseline']['accuracy']:.2f}%")
     for r in results["records"]:
         print(f"{r['layer']:6s} sparsity {r['level']:.2f}: {r['accuracy']:6.2f}%")

@@ -1,50 +1,46 @@
 """unstructured_tradeoff: the accuracy-versus-compression curve of unstructured pruning. At each overall
-conv sparsity of tradeoff.unstructured_targets, every allocation (global, LAMP, uniform, sensitivity)
-prunes the baseline one-shot by the variant's criterion and is scored on the test split; the pruned and
-fine-tuned variant, its random-pruning control and the dense controls are drawn beside the curves ->
-plot data (a DVC plot) and a figure."""
-import copy
+conv sparsity of unstructured_tradeoff.targets, every allocation (global, LAMP, uniform, sensitivity)
+prunes the baseline one-shot by the variant's criterion and is scored on the test split -> the curves (a
+DVC plot) and the figure's labels (stage figures draws them beside the trained variant and its controls)."""
+import dataclasses
 
-import torch
-
-from lib import config, models, plots, stage
+from lib import config, models, stage
+from lib.config import setting
 from lib.errors import run
-from lib.io import load_json, save_json
-from lib.measure import read_metrics
-from lib.pruning import study
-from lib.pruning.unstructured import CRITERIA, apply_unstructured
-from lib.pruning.unstructured_allocation import allocator
+from lib.io import save_json
+from lib.pruning import study, unstructured_allocation
+from lib.pruning.unstructured import UnstructuredPrune, one_shot
 from lib.train import evaluate
 
-ALLOCATIONS = ("global", "lamp", "uniform", "sensitivity")
-PARAMS = {"tradeoff": config.Keys(unstructured_targets=config.levels),
-          "unstructured_prune": config.Keys(criterion=config.choice(*CRITERIA)), "measure": config.MEASURE}
+METHODS = ("global", "lamp", "uniform", "sensitivity")
+
+
+@dataclasses.dataclass(frozen=True)
+class UnstructuredTradeoff:
+    targets: list = setting(config.levels)  # overall conv sparsities
+
+
+PARAMS = {**stage.COMMON, "unstructured_tradeoff": UnstructuredTradeoff,
+          "unstructured_prune": config.part(UnstructuredPrune, "criterion")}
 
 
 def main():
     args, params, device, data = stage.start(
-        __doc__, ["--data", "--model", "--results", "--baseline-metrics", "--variant", "--random", "--chosen",
-                  "--dense-extra", "--plot-data", "--figure"], PARAMS, splits=("test",))
-    base = study.baseline(args, device)
-    variant, random, dense_extra = map(read_metrics, (args.variant, args.random, args.dense_extra))
-    chosen = load_json(args.chosen, "chosen-levels report", keys=["allocation", "schedule", "conv_sparsity"])
+        __doc__, ["--data", "--model", "--results", "--plot-data", "--figure-data"], PARAMS, splits=("test",))
+    base = study.baseline(args.model, args.results, device)
     weights = {name: models.layer(base.model, name).weight for name in base.convs}
+    criterion = params.unstructured_prune.criterion
 
-    def score(name, levels):  # one-shot, by the variant's criterion, on the test split
-        model = apply_unstructured(copy.deepcopy(base.model), levels, params["unstructured_prune"]["criterion"],
-                                   torch.Generator().manual_seed(params["seed"]))
-        return {name: evaluate(model, data["test"], params["measure"]["batch_size"], device)["accuracy"]}
+    def score(method, target):  # one-shot, by the variant's criterion, on the test split
+        if target > unstructured_allocation.reachable(method, weights, base.curves):
+            return {}
+        levels = unstructured_allocation.allocate(method, target, weights, base.curves)
+        model = one_shot(base.model, levels, criterion, params.seed)
+        return {method: evaluate(model, data["test"], params.measure.batch_size)["accuracy"]}
 
-    allocators = {name: allocator(name, weights, base.curves) for name in ALLOCATIONS}
-    rows = study.tradeoff(params["tradeoff"]["unstructured_targets"], allocators, score, "sparsity")
-    save_json(rows, args.plot_data)
-    label = f"{chosen['allocation']}, {chosen['schedule']} + fine-tune (the variant)"
-    plots.tradeoff_figure(rows, ALLOCATIONS, [(label, chosen["conv_sparsity"], variant["test_accuracy"]),
-                                              ("random weights at its levels (control)", random["conv_sparsity"],
-                                               random["test_accuracy"])],
-                          [("original", base.metrics["test_accuracy"]), ("dense_extra", dense_extra["test_accuracy"])],
-                          args.figure, "overall conv sparsity (fraction of conv weights zeroed)",
-                          "Unstructured pruning: test accuracy against sparsity")
+    save_json(study.tradeoff(params.unstructured_tradeoff.targets, METHODS, score, "sparsity"), args.plot_data)
+    save_json({"methods": METHODS, "xlabel": "overall conv sparsity (fraction of conv weights zeroed)",
+               "title": "Unstructured pruning: test accuracy against sparsity"}, args.figure_data)
 
 
 if __name__ == "__main__":

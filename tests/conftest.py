@@ -35,7 +35,7 @@ def make_split(n=64, classes=10, seed=0):
             "labels": torch.arange(n) % classes, "classes": [str(c) for c in range(classes)]}
 
 
-from tools.paramdoc import stage_modules, stage_params  # noqa: E402, F401  (the stages' schemas, for the tests)
+from tools.paramdoc import declarations, stage_modules  # noqa: E402, F401  (the stages' declarations, for the tests)
 
 
 def committed_params():
@@ -46,7 +46,10 @@ def committed_params():
 
 
 def load_params(*sections, path):
-    """lib.config.load of whole sections of the params file at `path`, with the stages' schemas and rules."""
+    """lib.config.load of whole sections (or top-level keys) of the params file at `path`, as the stages
+    that own them declare them."""
     from lib import config
-    schemas, rules = stage_params()
-    return config.load({name: schemas[name] for name in sections}, rules, path=path)
+    declared = declarations()
+    top = [name for name in sections if not isinstance(declared[name], type)]
+    schema = {config.TOP: config.part(config.Run, *top)} if top else {}
+    return config.load({**schema, **{name: declared[name] for name in sections if name not in top}}, path=path)

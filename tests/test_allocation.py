@@ -117,9 +117,9 @@ def test_largest_within_finds_the_threshold_and_only_returns_measured_points():
 
 
 def test_allocators_reach_their_targets_measured_on_the_built_models():
-    """unstructured_allocation.allocator / structured_allocation.allocator against independent
-    measurements: the zeros of the
-    masked model, and torch's flop counter and parameter count on the physically smaller one."""
+    """unstructured_allocation.allocate / structured_allocation.allocate against independent measurements:
+    the zeros of the masked model, and torch's flop counter and parameter count on the physically smaller
+    one."""
     from lib.pruning.structured import remove_filters
     from lib.pruning.unstructured import apply_unstructured, sparsity
     torch.manual_seed(0)
@@ -131,22 +131,23 @@ def test_allocators_reach_their_targets_measured_on_the_built_models():
                for s in (0.5, 0.9)]
     curves = allocation.curves({"baseline": {"accuracy": 90.0}, "records": records}, convs)
     for name in ("global", "uniform", "sensitivity"):
-        allocate, reachable = unstructured_allocation.allocator(name, weights, curves)
+        reachable = unstructured_allocation.reachable(name, weights, curves)
         assert reachable == (0.9 if name == "sensitivity" else 0.99)
-        levels = allocate(0.6)
-        assert unstructured_allocation.conv_sparsity(weights)(levels) == pytest.approx(0.6, abs=1e-3)
+        levels = unstructured_allocation.allocate(name, 0.6, weights, curves)
+        assert unstructured_allocation.conv_sparsity(weights, levels) == pytest.approx(0.6, abs=1e-3)
         pruned = apply_unstructured(models.build(spec), levels)
         assert sparsity(pruned)["conv_overall"] == pytest.approx(0.6, abs=2e-3), name
     for kind, measured in (("macs", macs), ("params", count_params)):
         for name in ("uniform", "sensitivity"):
-            allocate, reachable = structured_allocation.allocator(name, spec, convs, curves, kind, round_to=4)
+            reachable = structured_allocation.reachable(name, spec, curves, kind, round_to=4)
             hi = structured_allocation.largest_ratio(spec)
             assert 0.6 < reachable < 1 and hi == pytest.approx(7 / 8)
-            small, _ = remove_filters(model, spec, allocate(0.5), round_to=4)
+            ratios = structured_allocation.allocate(name, 0.5, kind, spec, curves, round_to=4)
+            small, _ = remove_filters(model, spec, ratios, round_to=4)
             assert 1 - measured(small) / measured(model) >= 0.5, (kind, name)
     for name in ("uniform", "sensitivity"):  # a joint target: each kind measured on the built model
-        allocate = structured_allocation.allocator(name, spec, convs, curves, "macs", round_to=4)[0]
-        small, _ = remove_filters(model, spec, allocate({"macs": 0.4, "params": 0.6}), round_to=4)
+        ratios = structured_allocation.allocate(name, {"macs": 0.4, "params": 0.6}, "macs", spec, curves, round_to=4)
+        small, _ = remove_filters(model, spec, ratios, round_to=4)
         assert 1 - macs(small) / macs(model) >= 0.4 and 1 - count_params(small) / count_params(model) >= 0.6, name
         with pytest.raises(UserError, match=r"joint pruning target .* at most macs"):
-            allocate({"macs": 0.4, "params": 0.99})
+            structured_allocation.allocate(name, {"macs": 0.4, "params": 0.99}, "macs", spec, curves, round_to=4)

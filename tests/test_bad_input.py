@@ -184,7 +184,7 @@ CASES = [
                  [f"{BASELINE} is not a checkpoint of this project: it holds a dict with keys weights",
                   "expected a dict with 'architecture' and 'state_dict'"], id="foreign-checkpoint"),
     pytest.param("unstructured_prune", params(unstructured_prune__gradual_every=1000),
-                 ["params.yaml: unstructured_prune.gradual_every = 1000 leaves fewer than 3 mask updates in the 30 "
+                 ["params.yaml: unstructured_prune.gradual_every: 1000 leaves fewer than 3 mask updates in the 30 "
                   "steps of the schedule's ramp (50 training steps)", "lower it"], id="gradual-schedule-too-coarse"),
     pytest.param("unstructured_prune", params(unstructured_prune__allocation="sensitivity",
                                               unstructured_prune__target=0.95),
@@ -219,9 +219,8 @@ CASES = [
                  ["params.yaml: structured_prune.round_to: 16 is larger than the filter count of conv1 (8): filter "
                   "counts are rounded"], id="tradeoff-round-to-larger-than-a-layer"),
     # the controls
-    pytest.param("dense_extra", written("reports/eval/finetune.json", '{"test_accuracy": 9'),
-                 ["cannot read metrics file reports/eval/finetune.json: it is not valid JSON"],
-                 id="control-corrupt-metrics-json"),
+    pytest.param("dense_extra", truncated(BASELINE), [f"cannot read checkpoint {BASELINE}"],
+                 id="control-truncated-baseline"),
     pytest.param("scratch", saved("models/vgg11_cifar10_structured_pruned.pth", lambda: {"weights": torch.zeros(3)}),
                  ["models/vgg11_cifar10_structured_pruned.pth is not a checkpoint of this project"],
                  id="scratch-foreign-checkpoint"),
@@ -229,9 +228,12 @@ CASES = [
     pytest.param("structured_finetune", params(structured_finetune__batch_size=41),
                  ["params.yaml: structured_finetune.batch_size: a training batch of 41 images is larger than the "
                   "training split (40 images); use at most 40"], id="recovery-batch-larger-than-the-split"),
-    pytest.param("structured_finetune", written("reports/eval/finetune.json", '{"test_accuracy": 9'),
-                 ["cannot read metrics file reports/eval/finetune.json: it is not valid JSON"],
-                 id="corrupt-metrics-json"),
+    # evaluate: every checkpoint and record checked before any is measured
+    pytest.param("evaluate", written("reports/records/scratch.json", '{"epochs": 9'),
+                 ["cannot read stage record reports/records/scratch.json: it is not valid JSON"],
+                 id="corrupt-stage-record"),
+    pytest.param("evaluate", truncated("models/vgg11_cifar10_structured_random.pth"),
+                 ["cannot read checkpoint models/vgg11_cifar10_structured_random.pth"], id="evaluate-truncated-last"),
     pytest.param("structured_finetune", saved("models/vgg11_cifar10_structured_pruned.pth",
                                               lambda: checkpoint(SMALL_PRUNED, SMALL_PRUNED, "vgg16")),
                  ["checkpoint models/vgg11_cifar10_structured_pruned.pth has an invalid architecture",
@@ -288,7 +290,7 @@ def test_linear_sparsity_applies_beside_an_explicit_mapping(template, tmp_path):
                unstructured_prune__schedule="oneshot", unstructured_prune__finetune_epochs=0)(folder)
         code, stderr = run_stage_here(folder, "unstructured_prune")
         assert code == 0, stderr
-        layers = json.loads((folder / "reports/eval/unstructured.json").read_text())["layer_sparsity"]
+        layers = json.loads((folder / "reports/unstructured_sparsities.json").read_text())["achieved"]
         assert layers["conv1"] == pytest.approx(0.5) and layers["conv2"] == 0, layers
         assert layers["fc1"] == pytest.approx(fc1, abs=1e-3), layers
 
@@ -343,8 +345,8 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("unstructured_prune", "target", True, "a number in (0, 1) (or null)"),
     ("timing", "latency_runs", 2, "an integer from 4 to 100,000 (quartiles need 4 rounds)"),
     ("timing", "warmup", False, "an integer >= 0"),
-    ("tradeoff", "unstructured_targets", [0.5, 1.0], "a non-empty list of distinct numbers in (0, 1)"),
-    ("tradeoff", "structured_targets", 0.5, "a non-empty list of numbers in (0, 1)"),
+    ("unstructured_tradeoff", "targets", [0.5, 1.0], "a non-empty list of distinct numbers in (0, 1)"),
+    ("structured_tradeoff", "targets", 0.5, "a non-empty list of distinct numbers in (0, 1)"),
     ("gradcam", "road_percentiles", [20, 100], "a non-empty list of distinct integers in (0, 100)"),
 ], ids=lambda v: str(v))
 def test_bad_param_value(tmp_path, section, key, value, allowed):

@@ -113,24 +113,25 @@ def test_rules_between_keys(tmp_path, values, expected):
 
 def test_controls_train_as_long_as_the_variants_they_control(tmp_path):
     """dense_extra refuses a training budget unlike the recovery epochs of the variants it controls,
-    naming every budget, unless allow_unequal_budget is set."""
-    sections = ("dense_extra", "structured_finetune", "unstructured_prune")
+    naming every budget, unless allow_unequal_budget is set (a rule between sections, checked before any work)."""
+    from stages.dense_extra import PARAMS, check_budgets
     params = yaml.safe_load(yaml.safe_dump(GOOD))
-    assert load_params(*sections, path=write(tmp_path, params))  # the committed budgets are equal
+    check_budgets(config.load(PARAMS, path=write(tmp_path, params)))  # the committed budgets are equal
     params["structured_finetune"]["epochs"] = params["dense_extra"]["epochs"] + 1
     with pytest.raises(UserError, match=r"dense_extra.epochs = 10, structured_finetune.epochs = 11, "
                                         r"unstructured_prune.finetune_epochs = 10 differ.*allow_unequal_budget: true"):
-        load_params(*sections, path=write(tmp_path, params))
+        check_budgets(config.load(PARAMS, path=write(tmp_path, params)))
     params["dense_extra"]["allow_unequal_budget"] = True
-    assert load_params(*sections, path=write(tmp_path, params))
+    check_budgets(config.load(PARAMS, path=write(tmp_path, params)))
 
 
 def test_recovery_recipes_are_the_baselines_with_changes():
-    from lib import config
-    base = {"pretrained": False, "epochs": 30, "batch_size": 128, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-            "schedule": "onecycle", "augment": True, "label_smoothing": 0.1}
-    assert config.recipe(base, epochs=10, lr=0.01, schedule="cosine") == {
-        "epochs": 10, "batch_size": 128, "lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine",
-        "augment": True, "label_smoothing": 0.1}
-    with pytest.raises(KeyError):  # a recipe is complete: a base without a key the changes do not give fails
-        config.recipe({"epochs": 1})
+    from lib.train import Recipe, recipe
+    from stages.finetune import Finetune
+    base = Finetune(pretrained=False, epochs=30, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4,
+                    schedule="onecycle", augment=True, label_smoothing=0.1)
+    assert recipe(base, epochs=10, lr=0.01, schedule="cosine") == Recipe(
+        epochs=10, batch_size=128, lr=0.01, momentum=0.9, weight_decay=5e-4, schedule="cosine", augment=True,
+        label_smoothing=0.1)
+    with pytest.raises(AttributeError):  # a recipe is complete: a base without a key the changes do not give fails
+        recipe(config.part(Recipe, "epochs")(epochs=1))

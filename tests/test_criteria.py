@@ -92,10 +92,9 @@ def test_taylor_gradients_are_the_summed_batch_loss_gradients_and_leave_the_mode
     split = make_split(16)
     direct = copy.deepcopy(model)  # eval mode: each image's gradient is its own, whatever batch it is in
     nn.functional.cross_entropy(direct(normalize(split["images"])), split["labels"]).backward()
-    cpu = torch.device("cpu")
     model.train()
-    one = structured.taylor_gradients(model, split, 1, 16, torch.Generator().manual_seed(0), cpu)
-    two = structured.taylor_gradients(model, split, 2, 8, torch.Generator().manual_seed(0), cpu)
+    one = structured.taylor_gradients(model, split, 1, 16, torch.Generator().manual_seed(0))
+    two = structured.taylor_gradients(model, split, 2, 8, torch.Generator().manual_seed(0))
     for name, _, conv in models.convs(direct):
         assert torch.allclose(one[name], conv.weight.grad, rtol=1e-4, atol=1e-6), name
         # two half batches: two means over halves of the split, twice the mean over all of it
@@ -103,9 +102,9 @@ def test_taylor_gradients_are_the_summed_batch_loss_gradients_and_leave_the_mode
     assert model.training and all(p.grad is None for p in model.parameters())
     assert all(torch.equal(t, before[k]) for k, t in model.state_dict().items())
     with pytest.raises(UserError, match="one full batch of 32"):
-        structured.taylor_gradients(model, split, 1, 32, torch.Generator(), cpu)
+        structured.taylor_gradients(model, split, 1, 32, torch.Generator())
     with pytest.warns(UserWarning, match="using 2"):
-        structured.taylor_gradients(model, split, 5, 8, torch.Generator(), cpu)
+        structured.taylor_gradients(model, split, 5, 8, torch.Generator())
 
 
 def test_random_scores_are_seeded_draws_in_conv_order():

@@ -1,94 +1,83 @@
 """Invalidation is exact: each stage's `deps` in dvc.yaml list exactly the repository source files its
-command runs (the stage script and every lib/ module it imports, transitively, found with ast), so
-an edit to code a stage runs re-runs that stage, and an edit elsewhere re-runs nothing."""
-import ast
+command runs (the stage script and every lib/ module it imports, transitively) and its `params` exactly
+the keys its PARAMS declares, both written by tools/dvcyaml.py: an edit to code a stage runs re-runs that
+stage, and an edit elsewhere re-runs nothing. Every setting is declared once."""
+import dataclasses
 import os
+import re
 
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, committed_params, declarations, stage_modules
+from lib import config
+from tools import dvcyaml
+
+STAGES = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
+TRAINING = ("finetune", "unstructured_prune", "structured_finetune", "unstructured_random", "structured_random",
+            "dense_extra", "scratch")
 
 
-def local_imports(path):
-    """Repository modules (lib/*.py, stages/*.py) that the file at `path` imports."""
-    found = set()
-    for node in ast.walk(ast.parse(open(os.path.join(ROOT, path)).read())):
-        names = []
-        if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] in ("lib", "stages"):  # the module, and each package's __init__ that Python runs first
-                found |= {"/".join(parts) + ".py"}
-                found |= {"/".join(parts[:i]) + "/__init__.py" for i in range(1, len(parts))}
-    return {p for p in found if os.path.isfile(os.path.join(ROOT, p))}
+def code(stage):
+    return {d for d in STAGES[stage]["deps"] if d.endswith(".py")}
 
 
-def code_of(script):
-    seen, todo = set(), [script]
-    while todo:
-        path = todo.pop()
-        if path not in seen:
-            seen.add(path)
-            todo += local_imports(path)
-    return seen
-
-
-def test_every_stage_depends_on_exactly_the_code_it_runs():
-    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
-    wrong = {}
-    for name, stage in stages.items():
-        words = stage["cmd"].split()
-        assert words[:2] == ["python", "-m"], name
-        # `python -m` runs the package first
-        runs = code_of(words[2].replace(".", "/") + ".py") | {"stages/__init__.py"}
-        listed = {d for d in stage["deps"] if d.endswith(".py")}
-        if runs != listed:
-            wrong[name] = {"missing": sorted(runs - listed), "not run": sorted(listed - runs)}
-    assert not wrong, wrong
+def test_dvc_yaml_is_what_the_tool_writes():
+    """Each stage's code deps are its import closure and its params its declarations (python -m tools.dvcyaml)."""
+    text = open(os.path.join(ROOT, "dvc.yaml")).read()
+    assert dvcyaml.render(text) == text, "dvc.yaml is out of date: run python -m tools.dvcyaml"
 
 
 def test_the_import_walk_follows_imports_transitively():
-    assert {"stages/compare.py", "lib/report.py", "lib/io.py", "lib/errors.py", "lib/__init__.py"} <= code_of(
+    assert {"stages/compare.py", "lib/report.py", "lib/io.py", "lib/errors.py", "lib/__init__.py"} <= dvcyaml.code_of(
         "stages/compare.py")
-    assert "lib/errors.py" in code_of("stages/__init__.py")
-    assert "lib/train.py" not in code_of("lib/cost.py") and "lib/models.py" in code_of("lib/cost.py")
+    assert "lib/errors.py" in dvcyaml.code_of("stages/__init__.py")
+    assert "lib/train.py" not in dvcyaml.code_of("lib/cost.py") and "lib/models.py" in dvcyaml.code_of("lib/cost.py")
+    assert {"stages/finetune.py", "stages/__init__.py", "lib/train.py", "lib/stage.py"} <= code("finetune")
 
 
 def test_the_report_side_runs_no_training_or_sweep_code():
     """compare only reads JSON: its code (and so its dvc.yaml deps) holds neither the training loop nor
     the sweep, so an edit to them re-runs it only through the files it reads."""
     training = {"lib/train.py", "lib/pruning/sensitivity.py", "lib/measure.py", "lib/stage.py"}
-    assert not training & code_of("stages/compare.py")
+    assert not training & code("compare")
 
 
-def test_every_stage_lists_in_dvc_yaml_exactly_the_params_it_declares():
-    """A stage's PARAMS (its own section whole, other sections' keys as config.Keys; seed and device
-    come with lib.stage.start) are its dvc.yaml `params`, so DVC re-runs it for exactly the values it reads."""
-    from conftest import stage_modules
-    from lib import config
-    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
-    wrong = {}
+def test_no_plotting_measurement_or_cost_module_runs_in_a_training_stage():
+    """Figures are drawn by stage figures (and compare), variants measured by stage evaluate: an edit to the
+    code that draws, measures or counts costs re-runs no training."""
+    for stage in TRAINING:
+        assert not {"lib/plots.py", "lib/measure.py", "lib/cost.py", "lib/report.py", "lib/gradcam.py"} & code(stage), \
+            stage
+    drawing = {stage for stage in STAGES if "lib/plots.py" in code(stage)}
+    assert drawing == {"figures"}
+
+
+def test_every_setting_is_declared_once_and_every_key_of_params_yaml_is_declared():
+    """config.SECTIONS is every name the stages declare; each section has one whole declaration (parts of
+    it elsewhere are views of that one), and params.yaml holds exactly its declared keys."""
+    declared = declarations()
+    assert set(declared) == set(config.SECTIONS)
+    params = yaml.safe_load(committed_params())
+    assert list(params) == list(config.SECTIONS)
+    whole = {}
     for module in stage_modules():
-        name = module.__name__.split(".")[1]
-        declared = set(config.RUN) if "stage.start(" in open(module.__file__).read() else set()
-        for section, schema in getattr(module, "PARAMS", {}).items():
-            declared |= {f"{section}.{key}" for key in schema} if isinstance(schema, config.Keys) else {section}
-        listed = set(stages[name].get("params", []))
-        if declared != listed:
-            wrong[name] = {"declared, not listed": sorted(declared - listed),
-                           "listed, not declared": sorted(listed - declared)}
-    assert not wrong, wrong
+        for name, declaration in getattr(module, "PARAMS", {}).items():
+            if name is not config.TOP and not config.is_part(declaration):
+                whole.setdefault(name, set()).add(declaration)
+            if name is not config.TOP and config.is_part(declaration):  # a part reads keys its section declares
+                owner = declaration.PART_OF or declared[name]
+                assert {f.name for f in dataclasses.fields(declaration)} <= \
+                    {f.name for f in dataclasses.fields(owner)}, (module.__name__, name)
+    assert all(len(found) == 1 for found in whole.values()), whole
+    for name, declaration in declared.items():
+        if isinstance(declaration, type):
+            assert set(params[name]) == {f.name for f in dataclasses.fields(declaration)}, name
 
 
 def test_the_architecture_doc_names_the_stages_each_module_re_runs():
     """docs/architecture.md's table (module -> stages that run it) is dvc.yaml's deps, read backwards."""
-    import re
-    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
     runs = {}
-    for name, stage in stages.items():
+    for name, stage in STAGES.items():
         for dep in stage["deps"]:
             if dep.startswith("lib/"):
                 runs.setdefault(dep, set()).add(name)
@@ -96,31 +85,36 @@ def test_the_architecture_doc_names_the_stages_each_module_re_runs():
     for line in open(os.path.join(ROOT, "docs", "architecture.md")):
         row = re.match(r"\| `(lib/\S+\.py)` \| .* \| (.+) \|$", line.strip())
         if row:
-            documented[row[1]] = set(stages) if row[2] == "every stage" else set(row[2].split(", "))
+            documented[row[1]] = set(STAGES) if row[2] == "every stage" else set(row[2].split(", "))
     assert documented == runs
+
+
+def flag_values(stage, flag):
+    words = STAGES[stage]["cmd"].split()
+    return [value for f, value in zip(words, words[1:]) if f == flag]
 
 
 def test_dvc_yaml_follows_the_registry_of_variants():
     """lib.variants names each variant's checkpoint and evaluation; the stages that take every variant
-    (timing, compare) or every variant with a Grad-CAM column title (gradcam) get exactly those paths from
-    their dvc.yaml commands and deps, each checkpoint is some stage's output, and each control has the
-    column its comparison is shown in."""
+    (evaluate, export_onnx, timing, compare, figures) or every variant with a Grad-CAM column title
+    (gradcam) get exactly those paths from their dvc.yaml commands, each checkpoint is some stage's output,
+    and each control has the column its comparison is shown in."""
     from lib.variants import VARIANTS
     from stages.gradcam import COLUMNS
-    stages = yaml.safe_load(open(os.path.join(ROOT, "dvc.yaml")))["stages"]
-    gradcam, timing = stages["gradcam"]["cmd"].split(), stages["timing"]["cmd"].split()
     explained = {v: spec for v, spec in VARIANTS.items() if spec["title"] is not None}
     assert sorted(COLUMNS) == sorted(explained)
+    gradcam = STAGES["gradcam"]["cmd"].split()
     assert {flag[2:].replace("-", "_"): path for flag, path in zip(gradcam, gradcam[1:]) if flag[2:].replace(
         "-", "_") in VARIANTS} == {v: spec["checkpoint"] for v, spec in explained.items()}
     assert all("column" in VARIANTS[c] for spec in VARIANTS.values() for c in spec["controls"])
-    assert [value for flag, value in zip(timing, timing[1:]) if flag == "--model"] == \
-        [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
-    assert [value for flag, value in zip(timing, timing[1:]) if flag == "--onnx"] == \
-        [f"{v}={spec['checkpoint'][:-len('.pth')]}.onnx" for v, spec in VARIANTS.items()]
-    export = stages["export_onnx"]["cmd"].split()
-    assert [value for flag, value in zip(export, export[1:]) if flag == "--model"] == \
-        [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
-    assert {f"reports/eval/{spec['evaluation']}.json" for spec in VARIANTS.values()} <= set(stages["compare"]["deps"])
-    outputs = {out for stage in stages.values() for out in stage.get("outs", [])}
+    checkpoints = [f"{v}={spec['checkpoint']}" for v, spec in VARIANTS.items()]
+    evaluations = [f"{v}=reports/eval/{spec['evaluation']}.json" for v, spec in VARIANTS.items()]
+    for stage in ("evaluate", "export_onnx", "timing"):
+        assert flag_values(stage, "--model") == checkpoints, stage
+    assert flag_values("timing", "--onnx") == [f"{v}={spec['checkpoint'][:-len('.pth')]}.onnx"
+                                               for v, spec in VARIANTS.items()]
+    assert flag_values("evaluate", "--out") == flag_values("figures", "--eval") == evaluations
+    assert {f"reports/eval/{spec['evaluation']}.json" for spec in VARIANTS.values()} <= set(STAGES["compare"]["deps"])
+    outputs = {out for stage in STAGES.values() for out in stage.get("outs", [])}
     assert {spec["checkpoint"] for spec in VARIANTS.values()} <= outputs
+    assert {path.split("=")[1] for path in flag_values("evaluate", "--record")} <= outputs

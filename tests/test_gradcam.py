@@ -4,7 +4,7 @@ import torch
 from pytorch_grad_cam import GradCAM
 from torch import nn
 
-from lib import gradcam, models
+from lib import gradcam, models, plots
 from lib.data import normalize
 from lib.errors import UserError
 
@@ -29,7 +29,7 @@ def blank(cams):
 @pytest.mark.parametrize("head", ["cifar", "imagenet"])
 def test_default_layer_cams_are_not_blank(arch, head):
     model = small_model(arch, head)
-    cams, preds, confs = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, images(), None, "cpu")
+    cams, preds, confs = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, images(), None)
     assert cams.shape == (12, 32, 32) and preds.shape == confs.shape == (12,)
     assert cams.min() >= 0 and cams.max() <= 1
     assert not blank(cams).any()
@@ -66,7 +66,7 @@ def test_unknown_layer_is_a_clear_error():
 def test_model_is_unchanged_by_compute_cams():
     model, x = small_model(), images(4)
     before = model(normalize(x)).detach()
-    gradcam.compute_cams(model, "conv8", x, None, "cpu")
+    gradcam.compute_cams(model, "conv8", x, None)
     assert torch.equal(model(normalize(x)).detach(), before)
     assert all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
     assert all(p.grad is None for p in model.parameters())
@@ -74,15 +74,15 @@ def test_model_is_unchanged_by_compute_cams():
 
 def test_targets_true_class_and_validation():
     model, x = small_model(), images(6)
-    cams, preds, _ = gradcam.compute_cams(model, "conv8", x, None, "cpu", batch_size=4)
-    same, _, _ = gradcam.compute_cams(model, "conv8", x, preds.tolist(), "cpu")
+    cams, preds, _ = gradcam.compute_cams(model, "conv8", x, None, batch_size=4)
+    same, _, _ = gradcam.compute_cams(model, "conv8", x, preds.tolist())
     assert torch.allclose(cams, same, atol=1e-6)
     with pytest.raises(UserError, match="class indices in 0..9"):
-        gradcam.compute_cams(model, "conv8", x, [10] * 6, "cpu")
+        gradcam.compute_cams(model, "conv8", x, [10] * 6)
 
 
 def test_agreement_of_a_model_with_itself_is_perfect():
-    cams, preds, _ = gradcam.compute_cams(small_model(), "conv8", images(), None, "cpu")
+    cams, preds, _ = gradcam.compute_cams(small_model(), "conv8", images(), None)
     cams = torch.cat([cams, torch.zeros(1, 32, 32)])  # a blank map must not give NaN
     preds = torch.cat([preds, torch.tensor([3])])
     result = gradcam.agreement(cams, cams.clone(), preds, preds.clone(), top_k=0.1)
@@ -124,11 +124,13 @@ def test_figure_grid_and_title_colours(tmp_path):
                ("unstructured", cams, torch.tensor([0, 9, 2, 9, 4]), torch.full((n,), 0.5)),
                ("structured", cams, torch.tensor([9, 9, 9, 9, 9]), torch.full((n,), 0.25))]
     path = tmp_path / "grad_cam_comparison.png"
-    fig = gradcam.comparison_figure(images(n), labels, CLASSES, columns, str(path))
+    data = {"images": images(n), "labels": labels, "classes": CLASSES,
+            "columns": [{"title": t, "cams": c, "predictions": p, "confidences": f} for t, c, p, f in columns]}
+    fig = plots.grad_cam_figure(data, str(path))
     assert path.stat().st_size > 0
     assert len(fig.axes) == n * 4  # rows = images, columns = the image + one per model
     grid = [fig.axes[r * 4:(r + 1) * 4] for r in range(n)]
-    green, red = (matplotlib.colors.to_hex(c) for c in (gradcam.CORRECT, gradcam.WRONG))
+    green, red = (matplotlib.colors.to_hex(c) for c in (plots.CORRECT, plots.WRONG))
     for r in range(n):
         assert grid[r][0].get_title() == f"image\ntrue: {CLASSES[r]}"
         assert grid[r][0].images[0].get_array().shape == (128, 128, 3)  # upsampled for display
@@ -147,8 +149,8 @@ def test_faithfulness_matches_pytorch_grad_cam_road_combined():
     from pytorch_grad_cam.metrics.road import ROADCombined
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
     model, x = small_model(), images(6)
-    cams, preds, _ = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, x, None, "cpu")
-    scores = gradcam.faithfulness(model, x, cams, preds, [30, 70], "cpu", batch_size=4)
+    cams, preds, _ = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, x, None)
+    scores = gradcam.faithfulness(model, x, cams, preds, [30, 70], batch_size=4)
     assert set(scores) == {"road_morf", "road_lerf", "road_combined", "cam_keep_change"}
     assert all(v.shape == (6,) for v in scores.values())
     targets = [ClassifierOutputSoftmaxTarget(int(c)) for c in preds]

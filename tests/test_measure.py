@@ -2,9 +2,6 @@ import torch
 
 from lib import measure, models
 
-CFG = {"batch_size": 32}
-
-
 def test_macs_of_full_vgg11_match_a_hand_count():
     """Conv MACs = H*W*Cin*Cout*9 per layer (padding 1), plus the Linear; an independent count."""
     model = models.build(models.architecture("vgg11", "cifar"))
@@ -19,9 +16,10 @@ def test_macs_of_full_vgg11_match_a_hand_count():
 
 
 def test_params_and_nonzero(small_arch):
+    """Against the architecture's own count (lib.cost, from the filter counts alone) and a zeroed layer."""
+    from lib import cost
     model = models.build(small_arch)
-    total = sum(p.numel() for p in model.parameters())
-    assert measure.count_params(model) == total
+    assert measure.count_params(model) == cost.total(small_arch, "params")
     before = measure.count_nonzero(model)
     with torch.no_grad():
         model.features[0].weight.zero_()
@@ -34,7 +32,7 @@ def test_measure_has_the_common_keys(tmp_path, small_arch):
     path = tmp_path / "m.pth"
     models.save_checkpoint(path, model, small_arch)
     split = make_split(20)
-    result = measure.measure(model, str(path), split, split, torch.device("cpu"), CFG)
+    result = measure.measure(model, str(path), {"val": split, "test": split}, 32)
     assert set(result) == {"val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params",
                            "size_bytes", "macs", "precision", "memory_format"}
     assert (result["precision"], result["memory_format"]) == ("fp32", "contiguous")  # the CPU's default

@@ -163,16 +163,16 @@ def test_tradeoff_curves_against_an_independent_pruning(repo):
     from lib.data import load_split
     from lib.train import evaluate
     rows = json.loads((repo / "reports/plots/unstructured_tradeoff.json").read_text())
-    assert [r["target"] for r in rows] == TINY["tradeoff"]["unstructured_targets"]
+    assert [r["target"] for r in rows] == TINY["unstructured_tradeoff"]["targets"]
     assert {"global", "uniform", "sensitivity"} <= set(rows[0]) and "sensitivity" not in rows[1]  # sweep tops at 0.9
     test = load_split(str(repo / "data/test.pt"))
     for row in rows:
         model, _ = models.load_checkpoint(str(repo / MODELS[0]))
         prune.global_unstructured([(conv, "weight") for _, _, conv in models.convs(model)],
                                   prune.L1Unstructured, amount=row["target"])
-        assert row["global"] == pytest.approx(evaluate(model, test, 100, torch.device("cpu"))["accuracy"], abs=1e-9)
+        assert row["global"] == pytest.approx(evaluate(model, test, 100)["accuracy"], abs=1e-9)
     rows = json.loads((repo / "reports/plots/structured_tradeoff.json").read_text())
-    assert [r["target"] for r in rows] == TINY["tradeoff"]["structured_targets"]
+    assert [r["target"] for r in rows] == TINY["structured_tradeoff"]["targets"]
     assert {"uniform", "sensitivity"} <= set(rows[0])
     for row in rows:
         for name in ("uniform", "sensitivity"):
@@ -293,7 +293,7 @@ def test_remote_round_trip(repo, tmp_path):
     for path, name in METRICS_OF.items():
         recorded = json.loads((clone / f"reports/eval/{name}.json").read_text())
         model, _ = models.load_checkpoint(str(clone / path))
-        got = evaluate(model, test, params["measure"]["batch_size"], torch.device("cpu"))
+        got = evaluate(model, test, params["measure"]["batch_size"])
         assert got["accuracy"] == recorded["test_accuracy"], path
         assert got["loss"] == pytest.approx(recorded["test_loss"], rel=1e-5), path
 
@@ -348,15 +348,15 @@ def pending(repo):
 def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
     """A prune setting invalidates exactly the stages that follow it: the prune stage, run alone,
     applies the setting, and then `dvc status` reports every stage that reads its outputs, and no
-    other, as changed (each of them reads them directly, so this is all `dvc repro` would run). With
+    other, as changed (and `dvc repro` would run those, then compare, which reads what evaluate writes; not
+    the one-shot curves, which read only the baseline and its sweep). With
     the setting back, `dvc repro` restores its outputs from the run cache: nothing runs, nothing is
     pending. The followers themselves are not run: which stages DVC re-runs is what is checked."""
     params = (repo / "params.yaml").read_text()
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
     assert ran(dvc(repo, "repro", "unstructured_prune")) == ["unstructured_prune"]
-    assert pending(repo) == ["unstructured_random", "unstructured_tradeoff", "gradcam", "export_onnx", "timing",
-                             "compare"]
+    assert pending(repo) == ["unstructured_random", "evaluate", "gradcam", "export_onnx", "timing", "figures"]
     chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
     (repo / "params.yaml").write_text(params)
@@ -364,9 +364,9 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
 
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
     assert ran(dvc(repo, "repro", "structured_prune")) == ["structured_prune"]
-    assert pending(repo) == ["structured_finetune", "structured_random", "scratch", "structured_tradeoff", "gradcam",
-                             "export_onnx", "timing", "compare"]
-    structured = json.loads((repo / "reports/eval/structured_pruned.json").read_text())
+    assert pending(repo) == ["structured_finetune", "structured_random", "scratch", "evaluate", "gradcam",
+                             "export_onnx", "timing"]
+    structured = json.loads((repo / "reports/records/structured_pruned.json").read_text())
     assert structured["filters"]["conv8"] == 64 and structured["filters"]["conv7"] == 128  # width 0.25: 128 each
     (repo / "params.yaml").write_text(params)
     assert ran(dvc(repo, "repro")) == []
@@ -403,16 +403,15 @@ def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
                       "structured_prune": {"ratios": "auto", "target": None, "budget": 1.0}})
     dvc(repo, "repro", "unstructured_prune", "structured_prune")  # what the check reads, not what follows
     val = load_split(str(repo / "data/val.pt"))
-    accuracy = {path: evaluate(models.load_checkpoint(str(repo / path))[0], val, 100, torch.device("cpu"))["accuracy"]
+    accuracy = {path: evaluate(models.load_checkpoint(str(repo / path))[0], val, 100)["accuracy"]
                 for path in MODELS[:3]}
     for path, chosen in zip(MODELS[1:3], ["unstructured_sparsities", "structured_ratios"]):
         report = json.loads((repo / f"reports/{chosen}.json").read_text())
         assert accuracy[MODELS[0]] - accuracy[path] <= 1.0, path
         assert report["measured_val_drop"]["one_shot"] == pytest.approx(accuracy[MODELS[0]] - accuracy[path])
         assert report["target"] > 0 and report["budget_search"], report
-    unstructured = json.loads((repo / "reports/eval/unstructured.json").read_text())
-    assert unstructured["conv_sparsity"] == pytest.approx(json.loads(
-        (repo / "reports/unstructured_sparsities.json").read_text())["target"], abs=1e-4)
+    unstructured = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
+    assert unstructured["conv_sparsity"] == pytest.approx(unstructured["target"], abs=1e-4)
     (repo / "params.yaml").write_text(params)
     assert ran(dvc(repo, "repro")) == []  # the recorded run, restored from the run cache
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from lib import plots
+from lib.pruning.sensitivity import accuracy_by_level, records_to_rows
 
 LAYERS = ["conv1", "conv2", "conv3"]
 LEVELS = [0.1, 0.5, 0.9]
@@ -24,9 +25,9 @@ def assert_png(path):
 
 
 def test_rows():
-    rows = plots.records_to_rows(RESULTS)
+    rows = records_to_rows(RESULTS)
     assert len(rows) == 9 and rows[-1]["drop"] == pytest.approx(18.0)
-    wide = plots.accuracy_by_level(RESULTS)
+    wide = accuracy_by_level(RESULTS)
     assert [r["level"] for r in wide] == LEVELS
     assert wide[2] == {"level": 0.9, "conv1": 90.0, "conv2": 81.0, "conv3": 72.0}
 
@@ -46,7 +47,7 @@ def test_sensitivity_heatmap(tmp_path, figures):
     ax = figures[0].axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == LAYERS
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.1", "0.5", "0.9"]
-    assert sorted(float(t.get_text()) for t in ax.texts) == sorted(r["drop"] for r in plots.records_to_rows(RESULTS))
+    assert sorted(float(t.get_text()) for t in ax.texts) == sorted(r["drop"] for r in records_to_rows(RESULTS))
     assert len(figures[0].axes) == 2  # heatmap + colour bar
 
 

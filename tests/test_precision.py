@@ -8,8 +8,8 @@ from lib.data import normalize
 from conftest import make_split
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
-HP = {"epochs": 1, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine",
-      "augment": True, "label_smoothing": 0.0}
+HP = train.Recipe(epochs=1, batch_size=16, lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine", augment=True,
+                  label_smoothing=0.0)
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
@@ -75,7 +75,7 @@ def test_training_repeats_bit_for_bit_at_a_fixed_precision(small_arch, name, tmp
     for k in range(2):
         torch.manual_seed(0)
         model = models.build(small_arch)
-        train.fit(model, split, split, HP, CPU, 7, 32)
+        train.fit(model, {"train": split, "val": split}, HP, 7, 32)
         models.save_checkpoint(tmp_path / f"{k}.pth", model, small_arch)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])

@@ -39,7 +39,7 @@ def setup():
 
 def run(which, setup, layers, prune):
     model, images, labels = setup
-    return which(model, layers, LEVELS, prune, images, labels, 16, torch.device("cpu"))
+    return which(model, {layer: LEVELS for layer in layers}, prune, {"images": images, "labels": labels}, 16)
 
 
 def assert_same(a, b):
@@ -97,16 +97,16 @@ def test_choose_levels_tolerates_float_rounding_of_percentages():
     assert allocation.choose_levels(results, 1.0) == {"conv1": 0.5}
 
 
-def test_levels_from_params_explicit_auto_and_unknown_layer():
+def test_explicit_and_auto_levels_and_an_unknown_layer():
     results = {"baseline": {"accuracy": 90.0, "loss": 0.3},
                "records": [{"layer": "conv1", "level": 0.5, "accuracy": 89.5, "loss": 0.3},
                            {"layer": "conv1", "level": 0.9, "accuracy": 70.0, "loss": 0.9},
                            {"layer": "conv2", "level": 0.5, "accuracy": 80.0, "loss": 0.6},
                            {"layer": "conv2", "level": 0.9, "accuracy": 60.0, "loss": 1.0}]}
     layers = ["conv1", "conv2", "conv3"]
-    assert allocation.levels_from_params("auto", 1.0, results, layers) == {"conv1": 0.5, "conv2": 0.0}
+    assert allocation.choose_levels(results, 1.0) == {"conv1": 0.5, "conv2": 0.0}  # what `auto` gives
     expected = {"conv1": 0.0, "conv2": 0.7, "conv3": 0.0}
-    assert allocation.levels_from_params({"conv2": 0.7}, 1.0, results, layers) == expected
+    assert allocation.explicit({"conv2": 0.7}, layers) == expected
     with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: unknown layer 'conv9'"), \
             param("structured_prune.ratios"):  # as the prune stages call it
-        allocation.levels_from_params({"conv9": 0.5}, 1.0, results, layers)
+        allocation.explicit({"conv9": 0.5}, layers)

@@ -3,6 +3,7 @@ stages.timing: one runtime after the other."""
 import json
 import statistics
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -34,8 +35,8 @@ def test_statistics_on_a_fake_clock(monkeypatch):
     for name in ("slow", "fast"):
         nets[name] = torch.nn.Identity()
         nets[name].name = name
-    out = timing.time_interleaved(nets, "slow", {"latency_runs": 5, "warmup": 0, "throughput_batch": 10,
-                                                 "throughput_runs": 5})
+    out = timing.time_interleaved(nets, "slow", SimpleNamespace(latency_runs=5, warmup=0, throughput_batch=10,
+                                                                   throughput_runs=5))
     assert out["slow"]["latency_ms"] == 4000 and out["fast"]["latency_ms"] == 1000
     assert out["fast"]["latency_speedup"] == 4.0 and out["slow"]["latency_speedup"] == 1.0
     q1, _, q3 = statistics.quantiles([1, 1, 3, 1, 1], n=4)
@@ -47,8 +48,8 @@ def test_statistics_on_a_fake_clock(monkeypatch):
 
 def test_real_models_every_key(small_arch):
     nets = {"a": models.build(small_arch), "b": models.build(small_arch)}
-    out = timing.time_interleaved(nets, "a", {"latency_runs": 4, "warmup": 1, "throughput_batch": 4,
-                                              "throughput_runs": 1})
+    out = timing.time_interleaved(nets, "a", SimpleNamespace(latency_runs=4, warmup=1, throughput_batch=4,
+                                                                throughput_runs=1))
     for t in out.values():
         assert set(t) == set(timing.KEYS) and t["latency_ms"] > 0 and t["throughput_ips"] > 0
     assert out["a"]["latency_speedup"] == 1.0

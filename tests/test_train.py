@@ -11,6 +11,10 @@ HP = {"epochs": 3, "batch_size": 16, "lr": 0.05, "momentum": 0.9, "weight_decay"
       "schedule": "onecycle", "augment": False, "label_smoothing": 0.0}
 
 
+def recipe(**changes):
+    return train.Recipe(**{**HP, **changes})
+
+
 def test_fit_learns_a_learnable_task(small_arch, tmp_path):
     """Class = which image quadrant is bright: a few epochs must beat chance clearly."""
     torch.manual_seed(0)
@@ -19,12 +23,12 @@ def test_fit_learns_a_learnable_task(small_arch, tmp_path):
     for i, c in enumerate(split["labels"].tolist()):
         split["images"][i, :, (c // 2) * 16:(c // 2) * 16 + 16, (c % 2) * 16:(c % 2) * 16 + 16] = 255
     model = models.build({**small_arch, "num_classes": 4})
-    history = train.fit(model, split, split, {**HP, "epochs": 6}, torch.device("cpu"), 0, 64, str(tmp_path / "live"))
+    history = train.fit(model, {"train": split, "val": split}, recipe(epochs=6), 0, 64, str(tmp_path / "live"))
     assert len(history) == 6
     logged = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().splitlines()
     assert logged[0].split("\t") == ["step", "loss"] and len(logged) == 7  # header + one row per epoch
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert train.evaluate(model, split, 64, torch.device("cpu"))["accuracy"] > 60
+    assert train.evaluate(model, split, 64)["accuracy"] > 60
 
 
 def test_fit_is_deterministic_for_a_seed(small_arch):
@@ -33,8 +37,7 @@ def test_fit_is_deterministic_for_a_seed(small_arch):
     for _ in range(2):
         torch.manual_seed(0)
         model = models.build(small_arch)
-        train.fit(model, split, split, {**HP, "epochs": 1, "augment": True, "schedule": "cosine"},
-                  torch.device("cpu"), 7, 64)
+        train.fit(model, {"train": split, "val": split}, recipe(epochs=1, augment=True, schedule="cosine"), 7, 64)
         runs.append(model.state_dict())
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
@@ -49,8 +52,8 @@ def test_the_epoch_loss_is_the_smoothed_cross_entropy(small_arch, smoothing):
     model = models.build(small_arch)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    got = train.train_epoch(model, split, optimizer, scheduler, 32, torch.Generator().manual_seed(0),
-                            torch.device("cpu"), False, smoothing)["loss"]
+    got = train.train_epoch(model, split, optimizer, scheduler, torch.Generator().manual_seed(0),
+                            recipe(batch_size=32, label_smoothing=smoothing))["loss"]
     with torch.no_grad():
         log_p = torch.log_softmax(model.train()(normalize(split["images"])), 1)
     target = (1 - smoothing) * torch.nn.functional.one_hot(split["labels"], 10) + smoothing / 10
@@ -60,7 +63,7 @@ def test_the_epoch_loss_is_the_smoothed_cross_entropy(small_arch, smoothing):
 def test_evaluate_matches_a_plain_forward(small_arch):
     split = make_split(50)
     model = models.build(small_arch).eval()
-    result = train.evaluate(copy.deepcopy(model), split, 16, torch.device("cpu"))
+    result = train.evaluate(copy.deepcopy(model), split, 16)
     with torch.no_grad():
         out = model(normalize(split["images"]))
     expected_acc = 100 * (out.argmax(1) == split["labels"]).sum().item() / 50
@@ -74,5 +77,5 @@ def test_fit_refuses_a_batch_larger_than_the_split(small_arch):
     from lib.errors import UserError
     with pytest.raises(UserError, match="a training batch of 100,000 images is larger than the training split "
                                         r"\(64 images\); use at most 64"):
-        train.fit(models.build(small_arch), make_split(64), make_split(64), {**HP, "batch_size": 100_000},
-                  torch.device("cpu"), 0, 64)
+        train.fit(models.build(small_arch), {"train": make_split(64), "val": make_split(64)},
+                  recipe(batch_size=100_000), 0, 64)

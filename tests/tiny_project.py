@@ -33,8 +33,8 @@ CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone ne
 PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]  # a DVC repo
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
           "structured_prune", "structured_finetune", "unstructured_random", "structured_random", "dense_extra",
-          "scratch", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "export_onnx", "timing",
-          "compare"]
+          "scratch", "evaluate", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "export_onnx", "timing",
+          "compare", "figures"]
 # The tiny configuration of the end-to-end runs: the bundled digits, a few hundred images, an epoch or two.
 TINY = {
     "device": "cpu",  # byte-identical reruns are promised on the CPU
@@ -51,7 +51,8 @@ TINY = {
     "structured_finetune": {"epochs": 1, "batch_size": 32},
     "dense_extra": {"epochs": 1},
     "gradcam": {"num_images": 4, "agreement_images": 20, "faithfulness_images": 8},
-    "tradeoff": {"unstructured_targets": [0.5, 0.95], "structured_targets": [0.3, 0.8]},
+    "unstructured_tradeoff": {"targets": [0.5, 0.95]},
+    "structured_tradeoff": {"targets": [0.3, 0.8]},
 }
 SMALL_PRUNED = [f // 2 for f in SMALL_FILTERS]
 STAGE_PARAMS = {  # valid and small: a stage that gets past validation finishes in seconds
@@ -67,7 +68,8 @@ STAGE_PARAMS = {  # valid and small: a stage that gets past validation finishes 
     "structured_finetune": {"epochs": 1, "batch_size": 8},
     "dense_extra": {"epochs": 1, "allow_unequal_budget": True},  # one epoch, not unstructured_prune's 10
     "gradcam": {"num_images": 4, "agreement_images": 20, "faithfulness_images": 4},
-    "tradeoff": {"unstructured_targets": [0.5], "structured_targets": [0.3]},
+    "unstructured_tradeoff": {"targets": [0.5]},
+    "structured_tradeoff": {"targets": [0.3]},
 }
 
 
@@ -173,12 +175,13 @@ def make_project(folder):
     small = models.architecture("vgg11_bn", "cifar", 10, SMALL_PRUNED)
     classes = make_split(1)["classes"]
     baseline = models.build(arch)
-    models.save_checkpoint(str(folder / "models/vgg11_cifar10_finetuned.pth"), baseline, arch, classes=classes)
-    models.save_checkpoint(str(folder / "models/unstructured_pruned_vgg11.pth"), baseline, arch, classes=classes)
-    save_torch({"architecture": arch, "sparse_state_dict": to_sparse(baseline.state_dict())},
-               str(folder / "models/unstructured_pruned_vgg11_sparse.pth"))
-    for name in ("vgg11_cifar10_structured_pruned", "vgg11_cifar10_structured_pruned_finetuned"):
-        models.save_checkpoint(str(folder / f"models/{name}.pth"), models.build(small), small, classes=classes)
+    for variant, spec in VARIANTS.items():
+        small_one = variant.startswith("structured") or variant == "scratch"
+        model = models.build(small) if small_one else baseline
+        models.save_checkpoint(str(folder / spec["checkpoint"]), model, small if small_one else arch, classes=classes)
+    for name in ("unstructured_pruned_vgg11_sparse", "unstructured_random_vgg11_sparse"):
+        save_torch({"architecture": arch, "sparse_state_dict": to_sparse(baseline.state_dict())},
+                   str(folder / f"models/{name}.pth"))
 
     conv_layers = [f"conv{i}" for i in range(1, 9)]
     save_torch(sweep_results(conv_layers, [0.5, 0.9]), str(folder / "reports/unstructured_sensitivity_results.pth"))
@@ -187,6 +190,8 @@ def make_project(folder):
         write(folder / f"reports/eval/{name}.json", json.dumps(metrics))
     write(folder / "reports/unstructured_sparsities.json",
           json.dumps({"allocation": "global", "schedule": "gradual", "conv_sparsity": 0.5}))
+    for name in ("unstructured", "structured_pruned", "structured_random", "dense_extra", "scratch"):
+        write(folder / f"reports/records/{name}.json", "{}")
     write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20, "faithfulness_images": 4}))
     write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for k in TIMING_KEYS for key in (k, f"onnx_{k}")}
                                                       for v in VARIANTS}))

@@ -53,22 +53,31 @@ def params_read(lock, stage):
     return flat(lock["stages"][stage].get("params", {}).get("params.yaml", {}))
 
 
-def writer(lock, evaluation):
-    """The stage of dvc.lock that writes reports/eval/<evaluation>.json."""
-    path = f"reports/eval/{evaluation}.json"
+def writer(lock, path):
+    """The stage of dvc.lock that writes `path`."""
     found = outputs(lock).get(path)
     if found is None:
         raise UserError(f"no stage of dvc.lock writes {path}")
     return found[0]
 
 
-def check_lock(lock, params, evaluation):
-    """The stage of dvc.lock that wrote reports/eval/<evaluation>.json ran with `params` (every param it
-    records has params.yaml's value) and from the current outputs of the stages before it (each of its
-    deps has the hash dvc.lock gives the stage that writes it): else the workspace holds an evaluation of
-    another run, one the experiment did not re-run."""
-    path, written, values = f"reports/eval/{evaluation}.json", outputs(lock), flat(params)
-    name = writer(lock, evaluation)
+def evaluation(variant):
+    return f"reports/eval/{VARIANTS[variant]['evaluation']}.json"
+
+
+def targets(lock, variant):
+    """The stages an experiment re-runs to a variant's evaluation: the one that makes its checkpoint and the
+    one that measures it (a single stage in runs whose training stages measured their own variants)."""
+    return {writer(lock, VARIANTS[variant]["checkpoint"]), writer(lock, evaluation(variant))}
+
+
+def check_lock(lock, params, variant):
+    """The stage of dvc.lock that wrote the variant's evaluation ran with `params` (every param it records has
+    params.yaml's value) and from the current outputs of the stages before it (each of its deps has the
+    hash dvc.lock gives the stage that writes it): else the workspace holds an evaluation of another run,
+    one the experiment did not re-run."""
+    path, written, values = evaluation(variant), outputs(lock), flat(params)
+    name = writer(lock, path)
     wrong = {k: v for k, v in params_read(lock, name).items() if k in values and values[k] != v}
     older = [d["path"] for d in lock["stages"][name].get("deps", [])
              if d["path"] in written and written[d["path"]][1] != d.get("md5")]
@@ -96,7 +105,8 @@ def experiment_changes(lock, params, reference, variants):
     -S` (each edits the workspace's params.yaml), which the record would show as a change it did not make.
     An experiment on newer code may set keys the run predates: those the re-run stages read are changes
     (the run behaved as without them), the others cannot have touched its evaluations."""
-    stages = set().union(*(upstream(lock, writer(lock, VARIANTS[v]["evaluation"])) for v in variants))
+    stages = set().union(*(upstream(lock, writer(lock, VARIANTS[v]["checkpoint"])) | {writer(lock, evaluation(v))}
+                           for v in variants))
     read = set().union(*(params_read(lock, s) for s in stages))
     changed = changes(params, reference, read)
     unread = [c for c in changed if c.split("=")[0] not in read]
@@ -114,13 +124,13 @@ def collect(workspace, folder, group, variants, code=None):
     if unknown:
         raise UserError(f"unknown variant(s) {unknown}; the variants are {list(VARIANTS)}")
     for v in variants:
-        check_lock(lock, params, VARIANTS[v]["evaluation"])
+        check_lock(lock, params, v)
     reference = os.path.join(os.path.dirname(os.path.dirname(folder)), f"seed{params['seed']}", "params.yaml")
     if not os.path.isfile(reference):
         raise UserError(f"{reference} does not exist: collect the run's seed {params['seed']} first")
     experiment_changes(lock, params, yaml.safe_load(open(reference)), variants)
     os.makedirs(os.path.join(folder, "reports", "eval"), exist_ok=True)
-    for name in ("params.yaml", "dvc.lock", *(f"reports/eval/{VARIANTS[v]['evaluation']}.json" for v in variants)):
+    for name in ("params.yaml", "dvc.lock", *(evaluation(v) for v in variants)):
         shutil.copyfile(os.path.join(workspace, name), os.path.join(folder, name))
     save_json({"group": group, "variants": variants, **({"code": code} if code else {})},
               os.path.join(folder, "ablation.json"))
@@ -160,13 +170,13 @@ def section(run_dir, per_seed, run_command, run_code=None):
             lock = yaml.safe_load(open(os.path.join(run_dir, "ablations", name, "dvc.lock")))
             changed_params = experiment_changes(lock, params, reference["params.yaml"], meta["variants"])
             changed = ", ".join(f"`{c}`" for c in changed_params)
-            stages = sorted({writer(lock, VARIANTS[v]["evaluation"]) for v in meta["variants"]})
+            stages = sorted(set().union(*(targets(lock, v) for v in meta["variants"])))
             commands.append("    " + command(run_command, name, params["seed"], changed_params, stages))
             if meta.get("code", run_code) != run_code:
                 code.append(f"{name} ran commit `{meta['code'][:12]}` of this repository"
                             + (f", the run `{run_code[:12]}`." if run_code else "."))
             for v in meta["variants"]:
-                path = f"reports/eval/{VARIANTS[v]['evaluation']}.json"
+                path = evaluation(v)
                 ours, theirs = json.load(open(os.path.join(run_dir, "ablations", name, path))), reference[path]
                 lines.append(f"| {name} | {changed} | {v} | {ours['val_accuracy']:.2f} | {ours['test_accuracy']:.2f} | "
                              f"{theirs['val_accuracy']:.2f}, {theirs['test_accuracy']:.2f} (seed {params['seed']}) | "

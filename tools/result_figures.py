@@ -8,8 +8,7 @@ from matplotlib.figure import Figure
 
 from lib import models, seeds
 from lib.errors import UserError
-from lib.pruning import allocation
-from lib.pruning.structured_allocation import allocator, reducer
+from lib.pruning import allocation, structured_allocation
 from lib.variants import VARIANTS
 
 AXES = {"unstructured": {"conv_sparsity": "fraction of the conv weights zeroed"},
@@ -40,12 +39,12 @@ def structured_reductions(records, rows):
                                models.scaled_filters(p["model"]["width"]))
     kind, round_to = p["structured_prune"]["target_kind"], p["structured_prune"]["round_to"]
     curves = allocation.curves(sweep, convs)
-    removed = reducer(arch, convs, round_to)
     out = []
     for row in rows:
         point = {}
         for name in [k for k in row if f"{k}_achieved" in row]:
-            point[name] = removed(allocator(name, arch, convs, curves, kind, round_to)[0](row["target"]))
+            ratios = structured_allocation.allocate(name, row["target"], kind, arch, curves, round_to)
+            point[name] = structured_allocation.removed(arch, round_to, ratios)
             if abs(point[name][kind] - row[f"{name}_achieved"]) > 1e-9:
                 raise UserError(f"the structured curve's {name} point at {row['target']} removed "
                                 f"{row[name + '_achieved']:.6f} of the {kind}, the allocator recomputes "

@@ -1,6 +1,6 @@
 """How a pruning target is spread over the layers, and how a budget becomes a target: the engine both
-families share (each family's `allocator`, in lib.pruning.unstructured and lib.pruning.structured,
-says what its levels cost).
+families share (each family's allocation module, lib.pruning.unstructured_allocation and
+lib.pruning.structured_allocation, says what its levels cost).
 
 A target is one number for the whole model (the fraction of all conv weights zeroed, or of the
 baseline's MACs or parameters removed); `resource(levels)` says how much of it per-layer levels
@@ -17,11 +17,13 @@ achieve. The allocations:
 - per_layer: each layer alone at its largest tested level within a per-layer budget (the original
   notebooks' rule; it bounds no combined drop).
 `largest_within` turns a budget in points into the largest target whose measured combined drop
-stays within it. Levels are fractions in [0, 1); drops are percentage points.
+stays within it. A `resource(levels)` is a function of per-layer levels (each family's is a named function
+of its model, given its fixed arguments with functools.partial). Levels are fractions in [0, 1); drops are
+percentage points.
 """
 import numpy as np
 
-from lib.errors import UserError, param
+from lib.errors import UserError
 
 
 def curves(results, layers, step=0.01):
@@ -115,7 +117,7 @@ def largest_within(drop_at, budget, hi, tol=0.005):
 
 def choose_levels(results, budget):
     """{layer: the largest tested level whose accuracy drop from the baseline is at most `budget`
-    points (0.0 when none is)}, for every layer of a sweep's results."""
+    points (0.0 when none is)}, for every layer of a sweep's results: the per_layer allocation."""
     baseline = results["baseline"]["accuracy"]
     chosen = {}
     for r in results["records"]:
@@ -124,41 +126,11 @@ def choose_levels(results, budget):
     return chosen
 
 
-def levels_from_params(setting, budget, results, layers, optional=()):
+def explicit(mapping, layers, optional=()):
     """The per-layer levels of an explicit mapping: its levels, 0 for the `layers` it does not list;
     `optional` layers may be listed too, and are left out when they are not (their level is set
-    elsewhere). An unknown layer name stops the stage before any work. (`auto`: choose_levels.)"""
-    if setting == "auto":
-        return choose_levels(results, budget)
-    unknown = [name for name in setting if name not in [*layers, *optional]]
+    elsewhere). An unknown layer name stops the stage before any work."""
+    unknown = [name for name in mapping if name not in [*layers, *optional]]
     if unknown:
-        raise UserError(f"unknown layer '{unknown[0]}'; "
-                        f"allowed: {', '.join([*layers, *optional])}")
-    return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in setting.items()}}
-
-
-def choose(target, budget, allocate, drop_at, reachable):
-    """(levels, target, trace): allocate(target), or with target None the largest target up to
-    `reachable` whose one-shot combined drop, drop_at(levels), is within `budget` points (trace: the
-    search's measurements; None for a given target)."""
-    trace = None
-    if target is None:
-        target, trace = largest_within(lambda t: drop_at(allocate(t)), budget, reachable)
-    return allocate(target), target, trace
-
-
-def plan(setting, p, results, layers, make_allocator, drop_at, optional=(), key=None):
-    """(levels, target, trace): the per-layer levels a prune stage applies, both families alike.
-    `setting` is the stage's explicit mapping or "auto"; `p` holds allocation, target and budget.
-    - a mapping: levels_from_params (its errors name `key`);
-    - allocation per_layer: each layer alone at its largest tested level within the budget;
-    - any other allocation: make_allocator() -> (allocate, reachable) spreads the target over the
-      layers, or with target None, choose() searches the largest target whose one-shot combined drop,
-      drop_at(levels), stays within the budget (trace: its measurements)."""
-    if setting != "auto":
-        with param(key):
-            return levels_from_params(setting, p["budget"], results, layers, optional), p["target"], None
-    if p["allocation"] == "per_layer":
-        return choose_levels(results, p["budget"]), p["target"], None
-    allocate, reachable = make_allocator()
-    return choose(p["target"], p["budget"], allocate, drop_at, reachable)
+        raise UserError(f"unknown layer '{unknown[0]}'; allowed: {', '.join([*layers, *optional])}")
+    return {**{name: 0.0 for name in layers}, **{name: float(level) for name, level in mapping.items()}}

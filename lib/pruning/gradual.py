@@ -8,6 +8,8 @@ pruned have magnitude 0, so masks only grow) and held in between, so pruned weig
 zero; after `ramp` steps training goes on at the final sparsity. Masks are torch.nn.utils.prune's:
 each update L1-prunes the needed number of the smallest remaining weights.
 """
+from typing import NamedTuple
+
 import torch
 from torch.nn.utils import prune
 
@@ -66,35 +68,31 @@ def attach(model, levels_at, every, scores=None):
     return model.register_forward_pre_hook(hook)
 
 
-def schedule(model, final, fixed, initial, ramp, every, global_target=None):
-    """levels_at(step) of a gradual run of `model`: each layer of `final` ({layer: level}) on its own
-    cubic ramp, or with `global_target`, one magnitude threshold over those layers' current weights at
+class Ramp(NamedTuple):
+    """A cubic schedule in training steps: the sparsity rises from `initial` over the first `steps` steps,
+    masks updated every `every` steps."""
+    initial: float
+    steps: int
+    every: int
+
+
+def ramp_of(initial, fraction, every, steps):
+    """The Ramp over `fraction` of a fine-tune's `steps` training steps; refused when it would update the masks
+    fewer than 3 times."""
+    ramp = Ramp(initial, round(fraction * steps), every)
+    if ramp.steps < 2 * every:
+        raise UserError(f"{every} leaves fewer than 3 mask updates in the {ramp.steps} steps of the schedule's ramp "
+                        f"({steps} training steps); lower it, or lengthen the ramp or the fine-tune")
+    return ramp
+
+
+def schedule(model, final, fixed, ramp, global_target=None):
+    """levels_at(step) of a gradual run of `model` on `ramp`: each layer of `final` ({layer: level}) on its
+    own cubic ramp, or with `global_target`, one magnitude threshold over those layers' current weights at
     the scheduled overall sparsity (global allocation); the `fixed` levels throughout."""
-    if global_target is None:
-        return lambda step: {**fixed, **{n: cubic(step, s, initial, ramp, every) for n, s in final.items()}}
-    return lambda step: {**fixed, **global_levels(effective_weights(model, final),
-                                                  cubic(step, global_target, initial, ramp, every))}
-
-
-def prune_while_training(model, levels_at, ramp, every, train, scores=None):
-    """train(model) with the masks growing on `levels_at` (attach; ranked by `scores` as for prune_to),
-    then the final masks, however many steps ran."""
-    handle = attach(model, levels_at, every, scores)
-    train(model)
-    handle.remove()
-    return prune_to(model, levels_at(ramp), scores)
-
-
-def prune_gradually(model, final, fixed, p, steps, global_target, train, scores=None):
-    """Prune the dense `model` to `final` levels ({layer: level}; `fixed` ones throughout) while
-    train(model) runs its `steps` training steps, on the schedule `p` sets (unstructured_prune's
-    gradual_initial, gradual_ramp: the fraction of the steps the sparsity rises over, gradual_every:
-    the steps between mask updates), with `global_target` as for schedule() and `scores` as for
-    prune_to."""
-    ramp, every = round(p["gradual_ramp"] * steps), p["gradual_every"]
-    if ramp < 2 * every:
-        raise UserError(f"params.yaml: unstructured_prune.gradual_every = {every} leaves fewer than 3 mask "
-                        f"updates in the {ramp} steps of the schedule's ramp ({steps} training steps); lower "
-                        "it, or raise finetune_epochs or gradual_ramp")
-    levels_at = schedule(model, final, fixed, p["gradual_initial"], ramp, every, global_target)
-    return prune_while_training(model, levels_at, ramp, every, train, scores)
+    def levels_at(step):
+        if global_target is None:
+            return {**fixed, **{n: cubic(step, s, ramp.initial, ramp.steps, ramp.every) for n, s in final.items()}}
+        overall = cubic(step, global_target, ramp.initial, ramp.steps, ramp.every)
+        return {**fixed, **global_levels(effective_weights(model, final), overall)}
+    return levels_at

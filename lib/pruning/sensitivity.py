@@ -8,12 +8,12 @@ evaluation everything else uses (same autocast policy). benchmarks/naive_sweep.p
 the whole pruned network every time, is the reference for the tests and the benchmark.
 
 `prune(model, layer, level)` mutates the copy it is given and may change only that layer and what
-follows it, e.g.
-    lambda m, layer, s: unstructured.apply_unstructured(m, {layer: s})
-    lambda m, layer, r: structured.mask_filters(m, {layer: r})
+follows it: lib.pruning.unstructured.prune_layer, lib.pruning.structured.mask_layer (each given its
+criterion with functools.partial).
 Accuracies are in percent, losses are mean cross-entropy; drops are in percentage points.
 """
 import copy
+import functools
 
 import torch
 from tqdm import tqdm
@@ -38,36 +38,38 @@ def _pruned(model, layer, level, prune):
     return pruned.eval()
 
 
-def _progress(layers, levels):
-    return tqdm(total=len(layers) * len(levels), desc="sensitivity", leave=False, disable=None)
-
-
 @torch.inference_mode()
-def sweep(model, layers, levels, prune, images, labels, batch_size, device):
-    """{"baseline": {"accuracy", "loss"}, "records": [{"layer", "level", "accuracy", "loss"}, ...]}
-    with records in the order of `layers` x `levels` (cached activations; see the module doc)."""
-    for layer in layers:
+def sweep(model, grid, prune, split, batch_size):
+    """{"baseline": {"accuracy", "loss"}, "records": [{"layer", "level", "accuracy", "loss"}, ...]} for each
+    layer and level of `grid` ({layer: its levels}), in its order, scored on `split` in batches of
+    `batch_size` (cached activations; see the module doc)."""
+    for layer in grid:
         models.layer(model, layer)  # an unknown name fails before any work
+    device = split["labels"].device
     base = copy.deepcopy(model).to(device).eval()
-    cache = list(batches(images.to(device), labels.to(device), batch_size))  # input of features[0]
+    cache = list(batches(split["images"], split["labels"], batch_size))  # input of features[0]
     position, results = 0, {}
     baseline = score(base, cache, device)
-    progress = _progress(layers, levels)
-    for layer in sorted(layers, key=lambda name: _start(base, name)):
+    progress = tqdm(total=sum(map(len, grid.values())), desc="sensitivity", leave=False, disable=None)
+    for layer in sorted(grid, key=lambda name: _start(base, name)):
         start = _start(base, layer)
         with autocast(device):  # the activations a whole forward pass would compute, same precision
             cache = [(base.features[position:start](x), y) for x, y in cache]
         position = start
-        for level in levels:
+        for level in grid[layer]:
             pruned = _pruned(base, layer, level, prune)
-            results[layer, level] = score(lambda h, m=pruned, s=start: models.head_forward(m, m.features[s:](h)),
-                                          cache, device)
+            results[layer, level] = score(functools.partial(_rest, pruned, start), cache, device)
             progress.set_postfix(layer=layer, level=level)
             progress.update()
     progress.close()
     return {"baseline": baseline,
             "records": [{"layer": layer, "level": level, **results[layer, level]}
-                        for layer in layers for level in levels]}
+                        for layer, levels in grid.items() for level in levels]}
+
+
+def _rest(model, start, activations):
+    """What a forward pass of `model` computes from features[start:] on."""
+    return models.head_forward(model, model.features[start:](activations))
 
 
 def read_results(path):
@@ -82,3 +84,23 @@ def read_results(path):
                         "{'accuracy', 'loss'}, 'records': [{'layer', 'level', 'accuracy', 'loss'}, ...]}, as the "
                         "sensitivity stages write")
     return results
+
+
+def layers_and_levels(results):
+    """(layers, sorted levels) of a sweep's results."""
+    records = results["records"]
+    return list(dict.fromkeys(r["layer"] for r in records)), sorted({r["level"] for r in records})
+
+
+def records_to_rows(results):
+    """Tidy rows {"layer", "level", "accuracy", "loss", "drop"} (drop in points from the baseline)."""
+    baseline = results["baseline"]["accuracy"]
+    return [{**r, "drop": baseline - r["accuracy"]} for r in results["records"]]
+
+
+def accuracy_by_level(results):
+    """Wide rows [{"level": s, "conv1": accuracy, ...}], one per level: a DVC plot with x = level
+    and y = the layer names draws one line per layer."""
+    layers, levels = layers_and_levels(results)
+    accuracy = {(r["layer"], r["level"]): r["accuracy"] for r in results["records"]}
+    return [{"level": s, **{name: accuracy[name, s] for name in layers if (name, s) in accuracy}} for s in levels]

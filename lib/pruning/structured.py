@@ -4,17 +4,34 @@ place (mask_filters) or build a physically smaller VGG-11 without them (remove_f
 MACs or parameters is spread over the layers: lib.pruning.structured_allocation). Layers are named
 as in lib.models; a ratio is the fraction of a layer's filters removed: round(ratio * count) of them.
 """
+import dataclasses
 import itertools
 import warnings
 
 import torch
 from torch import nn
 
-from lib import data, models
+from lib import config, data, models
+from lib.batchnorm import recalibrate_batchnorm
+from lib.config import setting
 from lib.errors import UserError
 from lib.precision import autocast
 
 CRITERIA = ("l1", "l2", "random", "bn_scale", "taylor")
+
+
+@dataclasses.dataclass(frozen=True)
+class StructuredPrune:
+    """The structured_prune section: owned by that stage; its random control reads round_to and the
+    recalibration, the sweep the criterion, the trade-off curve those and the target kind."""
+    ratios: object = setting(config.per_layer)
+    target: object = setting(config.optional(config.reduction_target))
+    target_kind: str = setting(config.choice("macs", "params"))
+    budget: float = setting(config.non_negative_number)
+    allocation: str = setting(config.choice("sensitivity", "uniform", "per_layer"))
+    criterion: str = setting(config.choice(*CRITERIA))
+    round_to: int = setting(config.positive_int)
+    bn_recalibration_batches: int = setting(config.non_negative_int)
 
 
 def filter_norms(conv):
@@ -28,7 +45,7 @@ def _bn_after(model, index):
     return following if isinstance(following, nn.BatchNorm2d) else None
 
 
-def taylor_gradients(model, split, batches, batch_size, generator, device):
+def taylor_gradients(model, split, batches, batch_size, generator):
     """{conv name: the loss gradient of its weight, summed over `batches` shuffled full batches of `split`}
     (normalised as in training, lib.data.batches; no augmentation; the model in eval mode, under the one
     autocast policy), for the taylor criterion. Gradients are cleared before and after, and the model's mode
@@ -42,6 +59,7 @@ def taylor_gradients(model, split, batches, batch_size, generator, device):
     if available < batches:
         warnings.warn(f"Taylor importance asked for {batches} batches of {batch_size}; the split holds {available}: "
                       f"using {available}", stacklevel=2)
+    device = split["labels"].device
     was_training = model.training
     model.eval().zero_grad(set_to_none=True)
     layers = models.convs(model)
@@ -96,14 +114,14 @@ def filter_scores(model, criterion, generator=None, gradients=None):
     return scores
 
 
-def criterion_scores(model, criterion, seed, split, batch_size, device):
+def criterion_scores(model, criterion, seed, split, batch_size):
     """filter_scores of `model` by `criterion`, as the stages rank filters: random draws from a generator
     seeded with `seed`; taylor's gradients summed over every full batch of `split` (the validation
     split), in batches of `batch_size` or of the whole split if it is smaller."""
     generator, gradients = torch.Generator().manual_seed(seed), None
     if criterion == "taylor":
         size = min(batch_size, len(split["labels"]))
-        gradients = taylor_gradients(model, split, len(split["labels"]) // size, size, generator, device)
+        gradients = taylor_gradients(model, split, len(split["labels"]) // size, size, generator)
     return filter_scores(model, criterion, generator, gradients)
 
 
@@ -170,6 +188,11 @@ def mask_filters(model, ratios, scores=None):
     return model
 
 
+def mask_layer(model, layer, ratio, scores=None):
+    """One layer's filters masked in place (mask_filters): the sweep's pruning."""
+    return mask_filters(model, {layer: ratio}, scores)
+
+
 def remove_filters(model, arch, ratios, round_to=1, scores=None):
     """(new model, new arch): a VGG-11 built by models.build with the reduced filter counts (the filters
     filters_to_keep keeps, ranked by `scores` when given), holding
@@ -203,3 +226,10 @@ def remove_filters(model, arch, ratios, round_to=1, scores=None):
         new = models.build(new_arch)
     new.load_state_dict(state, assign=True)
     return new.train(model.training), new_arch
+
+
+def smaller(model, arch, ratios, round_to, scores, recalibration):
+    """remove_filters, then the smaller model's batch-norm statistics re-estimated (lib.batchnorm,
+    `recalibration`): a structured model as it is measured one-shot, and as its recovery starts."""
+    small, new_arch = remove_filters(model, arch, ratios, round_to, scores)
+    return recalibrate_batchnorm(small, recalibration), new_arch

@@ -3,14 +3,46 @@ ones as the control), their sparsity, and a sparse export (how an overall sparsi
 lib.pruning.unstructured_allocation). Layers are named as in lib.models: conv1..conv8, fc1..fc3; a sparsity
 is the fraction of a layer's weights zeroed.
 """
+import copy
+import dataclasses
+
 import numpy as np
 import torch
 from torch.nn.utils import prune
 
-from lib import models
+from lib import config, models
+from lib.config import setting
 from lib.errors import UserError
 
 CRITERIA = ("magnitude", "random")
+ALLOCATIONS = ("global", "lamp", "uniform", "sensitivity", "per_layer")
+
+
+@dataclasses.dataclass(frozen=True)
+class UnstructuredPrune:
+    """The unstructured_prune section: owned by that stage; its random control reads the schedule and
+    fine-tune, the sweep and the trade-off curves the criterion, dense_extra the fine-tune's epochs."""
+    sparsities: object = setting(config.per_layer)
+    target: float = setting(config.optional(config.open_fraction))
+    budget: float = setting(config.non_negative_number)
+    allocation: str = setting(config.choice(*ALLOCATIONS))
+    criterion: str = setting(config.choice(*CRITERIA))
+    linear_sparsity: float = setting(config.fraction)
+    schedule: str = setting(config.choice("oneshot", "gradual"))
+    finetune_epochs: int = setting(config.non_negative_int)
+    lr: float = setting(config.positive_number)
+    gradual_initial: float = setting(config.fraction)
+    gradual_ramp: float = setting(config.fraction_up_to_one)
+    gradual_every: int = setting(config.positive_int)
+
+    def __post_init__(self):
+        if self.schedule == "gradual" and self.finetune_epochs == 0:
+            raise config.Refused("schedule: gradual raises the sparsity during the masked fine-tune; set "
+                                 "finetune_epochs > 0")
+        if self.schedule == "gradual" and self.sparsities == "auto" and self.target is None \
+                and self.allocation != "per_layer":
+            raise config.Refused("gradual pruning is driven by a target: set target (target: null searches the "
+                                 "budget, for one-shot pruning)")
 
 
 def apply_unstructured(model, sparsities, criterion="magnitude", generator=None):
@@ -34,6 +66,17 @@ def apply_unstructured(model, sparsities, criterion="magnitude", generator=None)
         mask[torch.randperm(n, generator=generator)[:round(amount * n)]] = 0
         prune.custom_from_mask(module, "weight", mask.view_as(module.weight).to(module.weight.device))
     return model
+
+
+def prune_layer(model, layer, level, criterion="magnitude", generator=None):
+    """One layer pruned in place (apply_unstructured): the sweep's pruning."""
+    return apply_unstructured(model, {layer: level}, criterion, generator)
+
+
+def one_shot(model, levels, criterion, seed):
+    """A copy of `model` pruned at once to `levels` by `criterion` (random draws from a generator seeded with
+    `seed`): what the sweep, the trade-off curves and the budget search measure."""
+    return apply_unstructured(copy.deepcopy(model), levels, criterion, torch.Generator().manual_seed(seed))
 
 
 def make_permanent(model):

@@ -1,6 +1,8 @@
 """How an overall conv sparsity (the fraction of all conv weights zeroed) is spread over the layers:
 one global magnitude threshold, one global threshold on LAMP scores, the same sparsity everywhere, or the
 sensitivity allocation (lib.pruning.allocation, the engine both families share)."""
+import functools
+
 import torch
 
 from lib.pruning import allocation
@@ -44,23 +46,29 @@ def lamp_levels(weights, target):
     return global_levels({layer: lamp_scores(w) for layer, w in weights.items()}, target)
 
 
-def conv_sparsity(weights):
-    """resource(levels) for unstructured pruning: the fraction of all conv weights ({layer: tensor})
-    that per-layer levels zero."""
+def conv_sparsity(weights, levels):
+    """The resource of unstructured pruning: the fraction of all conv weights ({layer: tensor}) that
+    per-layer levels zero."""
     total = sum(w.numel() for w in weights.values())
-    return lambda levels: sum(levels.get(n, 0.0) * w.numel() for n, w in weights.items()) / total
+    return sum(levels.get(n, 0.0) * w.numel() for n, w in weights.items()) / total
 
 
-def allocator(method, weights, curves_):
-    """(allocate, reachable): allocate(target) -> {conv: sparsity} reaching an overall conv sparsity
-    `target` by the allocation `method` (global, lamp, uniform or sensitivity), and the largest target it can
-    reach."""
-    resource = conv_sparsity(weights)
+def reachable(method, weights, curves_):
+    """The largest overall conv sparsity the allocation `method` reaches: the sensitivity allocation, only
+    the sweep's tested levels."""
+    if method == "sensitivity":
+        return conv_sparsity(weights, {n: max(curves_[n][0]) for n in weights})
+    return 0.99
+
+
+def allocate(method, target, weights, curves_):
+    """{conv: sparsity} reaching the overall conv sparsity `target` by the allocation `method` (global, lamp,
+    uniform or sensitivity; `curves_`: the sweep's, lib.pruning.allocation.curves)."""
     if method == "global":
-        return (lambda target: global_levels(weights, target)), 0.99
+        return global_levels(weights, target)
     if method == "lamp":
-        return (lambda target: lamp_levels(weights, target)), 0.99
+        return lamp_levels(weights, target)
+    resource = functools.partial(conv_sparsity, weights)
     if method == "uniform":
-        return (lambda target: allocation.uniform(list(weights), resource, target, hi=0.999)), 0.99
-    most = resource({n: max(curves_[n][0]) for n in weights})
-    return (lambda target: allocation.sensitivity(curves_, resource, target)), most
+        return allocation.uniform(list(weights), resource, target, hi=0.999)
+    return allocation.sensitivity(curves_, resource, target)

@@ -1,56 +1,64 @@
-"""An unstructured variant made from its per-layer levels: pruned one-shot and fine-tuned with its masks
-fixed, or pruned gradually during that fine-tune; then saved dense and sparse with its sparsity and
-effective MACs. What unstructured_prune and its random-pruning control (unstructured_random) share."""
-import copy
-import os
+"""An unstructured variant from its per-layer levels: its masks applied one-shot before its masked
+fine-tune, or grown gradually during it; then folded into the weights and saved dense and sparse. What
+unstructured_prune and its random-pruning control (unstructured_random) share; each stage runs the
+fine-tune itself, between prune() and finish()."""
+from typing import NamedTuple
 
 import torch
 
-from lib import cost, models
+from lib import models
 from lib.io import save_torch
-from lib.measure import save_variant
 from lib.pruning import gradual
-from lib.pruning.unstructured import apply_unstructured, make_permanent, sparsity, to_sparse
-from lib.train import fit
+from lib.pruning.unstructured import apply_unstructured, make_permanent, to_sparse
 
 
-def recovered(baseline, levels, fixed, p, hp, data, device, seed, eval_batch_size, global_target=None):
-    """A pruned copy of `baseline` after its masked fine-tune on recipe `hp`: the conv `levels` and the
-    `fixed` ones (the Linear layers') by unstructured_prune's `p` criterion and schedule. one-shot:
-    pruned, then fine-tuned with the masks fixed; gradual: from the dense baseline, the masks growing
-    during the fine-tune (one magnitude threshold over the convs at each step with `global_target`,
-    else each layer on its own ramp; the random criterion ranks by scores drawn once, so its masks
-    grow like magnitude's do). Random draws come from a generator seeded with `seed`."""
+class Growing(NamedTuple):
+    """A gradual run under way: its schedule, the hook that applies it, the fixed scores it ranks by
+    (None: current magnitudes) and its ramp."""
+    levels_at: object
+    handle: object
+    scores: object
+    ramp: gradual.Ramp
+
+
+def ramp(p, hp, train_size):
+    """The gradual Ramp of unstructured_prune's settings `p` over the fine-tune of Recipe `hp` on `train_size`
+    images (None for one-shot pruning); refused where it would update the masks fewer than 3 times."""
+    if p.schedule != "gradual":
+        return None
+    return gradual.ramp_of(p.gradual_initial, p.gradual_ramp, p.gradual_every,
+                           hp.epochs * (train_size // hp.batch_size))
+
+
+def prune(model, levels, criterion, ramp_, seed, global_target=None):
+    """Prune `model` (a copy of the baseline) in place to `levels` ({layer: level}, the Linear layers' first)
+    by `criterion` (magnitude or random). One-shot (no `ramp_`): every mask now, held through the fine-tune;
+    gradual: the Linear layers' masks throughout, the conv layers' growing during the fine-tune on `ramp_`
+    (one magnitude threshold over the convs at each step with `global_target`, else each layer on its own
+    ramp). Random draws (the random criterion, whose scores are drawn once, so its masks grow as magnitude's
+    do) come from a generator seeded with `seed`. Returns what finish() needs."""
     generator = torch.Generator().manual_seed(seed)
-    model = copy.deepcopy(baseline)
+    if ramp_ is None:
+        apply_unstructured(model, levels, criterion, generator)
+        return None
+    convs = models.layer_names(model)
+    fixed = {n: level for n, level in levels.items() if n not in convs}
+    final = {n: level for n, level in levels.items() if n in convs}
+    device = next(model.parameters()).device
+    scores = None if criterion == "magnitude" else {
+        n: torch.rand(models.layer(model, n).weight.shape, generator=generator).to(device) for n in levels}
+    levels_at = gradual.schedule(model, final, fixed, ramp_, global_target if scores is None else None)
+    return Growing(levels_at, gradual.attach(model, levels_at, ramp_.every, scores), scores, ramp_)
 
-    def finetune(m):
-        fit(m, data["train"], data["val"], hp, device, seed, eval_batch_size)
 
-    if p["schedule"] == "gradual":
-        scores = None if p["criterion"] == "magnitude" else {
-            n: torch.rand(models.layer(model, n).weight.shape, generator=generator).to(device)
-            for n in {**fixed, **levels}}
-        steps = hp["epochs"] * (len(data["train"]["labels"]) // hp["batch_size"])
-        gradual.prune_gradually(model, levels, fixed, p, steps, global_target if scores is None else None, finetune,
-                                scores)
-    else:
-        apply_unstructured(model, {**fixed, **levels}, p["criterion"], generator)
-        if hp["epochs"]:
-            finetune(model)
+def finish(model, growing):
+    """The final masks of a gradual run (however many steps ran), then every mask folded into its weight."""
+    if growing is not None:
+        growing.handle.remove()
+        gradual.prune_to(model, growing.levels_at(growing.ramp.steps), growing.scores)
     return make_permanent(model)
 
 
-def save(model, ckpt, baseline_metrics, args, data, device, cfg, **extra):
-    """The pruned model saved dense (args.out) and sparse (args.sparse_out), measured with its sparsity
-    per layer and overall and its effective MACs (a zeroed weight does no useful work), plus `extra`,
-    -> args.metrics; returns the metrics."""
-    arch = ckpt["architecture"]
-    save_torch({"architecture": arch, "sparse_state_dict": to_sparse(model.state_dict())}, args.sparse_out)
-    achieved = sparsity(model)
-    effective = cost.effective_macs(arch, {n: 1 - s for n, s in achieved["layers"].items()})
-    return save_variant(model, arch, args.out, args.metrics, data, device, cfg, baseline_metrics,
-                        ckpt.get("classes"), sparse_size_bytes=os.path.getsize(args.sparse_out), **extra,
-                        conv_sparsity=achieved["conv_overall"], effective_macs=effective,
-                        effective_macs_reduction=1 - effective / baseline_metrics["macs"],
-                        layer_sparsity=achieved["layers"])
+def save_sparse(model, arch, path):
+    """The pruned model in its sparse export (lib.pruning.unstructured.to_sparse) at `path`."""
+    save_torch({"architecture": arch, "sparse_state_dict": to_sparse(model.state_dict())}, path)
