@@ -89,15 +89,20 @@ def summary(row):
             for key, field, digits in SUMMARY if field in row}
 
 
-def markdown(table):
+def table(header, rows):
+    """A markdown table: the header's cells, the rule, one line per row of cells (the project's one writer
+    of markdown tables: the comparison, the seed summary, the results page)."""
+    return ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)] + \
+        ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def markdown(rows_):
     """The comparison as markdown: one table per entry of TABLES, each under its title ("-" where a
     variant has no value)."""
     out = []
     for title, columns in TABLES.items():
-        out += [f"## {title}", "", "| " + " | ".join(h for h, _, _ in columns) + " |", "|" + "---|" * len(columns)]
-        for row in table:
-            out.append("| " + " | ".join(fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns) + " |")
-        out.append("")
+        cells = [[fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns] for row in rows_]
+        out += [f"## {title}", "", *table([h for h, _, _ in columns], cells), ""]
     return "\n".join(out)
 
 

@@ -20,6 +20,7 @@ import textwrap
 from scipy import stats
 
 from lib.errors import UserError
+from lib import report
 from lib.variants import VARIANTS
 
 METRIC = "test_acc"  # compare's rounded test accuracy, in reports/metrics/<variant>.json
@@ -191,7 +192,7 @@ def markdown(summary, metric=METRIC, experiments_by_seed=None, left_out=(), asid
     pct = f"{summary['confidence'] * 100:g} %"
     header = ["variant", "n", "mean ± sd"]
     header += [f"vs {column} [{pct} CI]" for column in columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for v, d in summary["variants"].items():
         cells = [v, str(d["n"]), f"{d['mean']:.2f} ± {_num(d['sd'])}"]
         for members in columns.values():
@@ -204,7 +205,8 @@ def markdown(summary, metric=METRIC, experiments_by_seed=None, left_out=(), asid
             else:
                 cells.append(f"{diff['mean']:+.2f} [{diff['low']:+.2f}, {diff['high']:+.2f}]"
                              + (" *" if diff["excludes_zero"] else ""))
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    lines = report.table(header, rows)
     seeds = ", ".join(str(s) for s in summary["seeds"])
     n = len(summary["seeds"])
     t_note = f" With n = {n}, t = {stats.t.ppf((1 + summary['confidence']) / 2, n - 1):.3f}." if n > 1 else ""

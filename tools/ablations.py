@@ -21,6 +21,7 @@ import yaml
 
 from lib.errors import UserError, run
 from lib.io import save_json
+from lib.report import table
 from lib.variants import VARIANTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -162,9 +163,7 @@ def section(run_dir, per_seed, run_command, run_code=None):
              "on the validation split; the test split only reports. One seed each: a difference within the "
              "seeds' spread above is not resolved.", ""]
     for group, entries in groups.items():
-        lines += [f"**{group}**", "", "| experiment | changed | variant | validation acc. | test acc. | the seed's run "
-                  "(validation, test) | test difference |", "|---|---|---|---|---|---|---|"]
-        commands, code = [], []
+        rows, commands, code = [], [], []
         for name, meta, params in entries:
             reference = per_seed[params["seed"]]
             lock = yaml.safe_load(open(os.path.join(run_dir, "ablations", name, "dvc.lock")))
@@ -178,9 +177,11 @@ def section(run_dir, per_seed, run_command, run_code=None):
             for v in meta["variants"]:
                 path = evaluation(v)
                 ours, theirs = json.load(open(os.path.join(run_dir, "ablations", name, path))), reference[path]
-                lines.append(f"| {name} | {changed} | {v} | {ours['val_accuracy']:.2f} | {ours['test_accuracy']:.2f} | "
-                             f"{theirs['val_accuracy']:.2f}, {theirs['test_accuracy']:.2f} (seed {params['seed']}) | "
-                             f"{ours['test_accuracy'] - theirs['test_accuracy']:+.2f} |")
+                rows.append([name, changed, v, f"{ours['val_accuracy']:.2f}", f"{ours['test_accuracy']:.2f}",
+                             f"{theirs['val_accuracy']:.2f}, {theirs['test_accuracy']:.2f} (seed {params['seed']})",
+                             f"{ours['test_accuracy'] - theirs['test_accuracy']:+.2f}"])
+        lines += [f"**{group}**", "", *table(["experiment", "changed", "variant", "validation acc.", "test acc.",
+                                              "the seed's run (validation, test)", "test difference"], rows)]
         lines += ["", *commands, "", *([" ".join(code), ""] if code else [])]
     return lines
 

@@ -12,6 +12,7 @@ import yaml
 
 from lib import config
 from lib.io import save_text
+from lib.report import table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "docs", "parameters.md")
@@ -88,12 +89,10 @@ def render(params_path=None):
             continue
         fields = {f.name: f for f in dataclasses.fields(declared[name])}
         out += [f"## `{name}`", ""] + ([notes[name], ""] if notes.get(name) else [])
-        out += ["| key | default | allowed | meaning |", "|---|---|---|---|"]
-        for key in values[name]:
-            what = allowed(fields[key]) if key in fields else "-"
-            out.append(f"| `{key}` | `{cell(default(values[name][key]))}` | {cell(what)} | "
-                       f"{cell(notes.get(f'{name}.{key}', ''))} |")
-        out.append("")
+        out += [*table(["key", "default", "allowed", "meaning"],
+                       [[f"`{key}`", f"`{cell(default(values[name][key]))}`",
+                         cell(allowed(fields[key]) if key in fields else "-"), cell(notes.get(f"{name}.{key}", ""))]
+                        for key in values[name]]), ""]
     return "\n".join(out).rstrip() + "\n"
 
 

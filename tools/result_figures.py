@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from lib import models, seeds
 from lib.errors import UserError
+from lib.report import table
 from lib.pruning import allocation, structured_allocation
 from lib.variants import VARIANTS
 
@@ -120,12 +121,12 @@ def tradeoff_table(per_seed, family):
     kind = next(iter(per_seed.values()))["params.yaml"]["structured_prune"]["target_kind"]
     header = "conv sparsity" if family == "unstructured" else f"{'MACs' if kind == 'macs' else 'parameters'} removed"
     spread = len(per_seed) > 1
-    out = [f"| {header} | " + " | ".join(lines) + " |", "|---|" + "---|" * len(lines)]
+    rows = []
     for target in targets:
         cells = []
         for points in lines.values():
             found = [(m, s) for t, _, m, s in points if t == target]
             cells.append("-" if not found else f"{found[0][0]:.2f} ± {found[0][1]:.2f}" if spread
                          else f"{found[0][0]:.2f}")
-        out.append(f"| {target:.2f} | " + " | ".join(cells) + " |")
-    return out
+        rows.append([f"{target:.2f}", *cells])
+    return table([header, *lines], rows)

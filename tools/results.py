@@ -28,6 +28,7 @@ from PIL import Image
 from lib import seeds
 from lib.errors import UserError, run
 from lib.io import save_figure, save_json, save_text
+from lib import report
 from lib.variants import VARIANTS
 from tools import ablations, result_figures
 
@@ -122,19 +123,20 @@ def headline(meta, per_seed, run_name, s):
     lines = [f"Run `{run_name}`, {seeds_text(per_seed)} ({meta['summary']}): test accuracy in %, mean ± sd over "
              "seeds; `vs <control>`: the paired difference in points, variant minus control, mean [95 % t-interval "
              "over seeds], `*` where it excludes 0; MACs, nonzero parameters and batch-1 CPU speedup (PyTorch; ORT: "
-             f"onnxruntime){' mean over seeds' if n > 1 else ''}.", "",
-             "| variant | test acc. | vs dense_extra | vs scratch | vs random | MACs (M) | nonzero params | speedup | "
-             "ORT |", "|---|---|---|---|---|---|---|---|---|"]
+             f"onnxruntime){' mean over seeds' if n > 1 else ''}.", ""]
+    rows = []
     for v, d in s["variants"].items():
         evals = [r[f"reports/eval/{VARIANTS[v]['evaluation']}.json"] for r in per_seed.values()]
         timing = [r["reports/timing.json"][v] for r in per_seed.values()]
         diffs = {VARIANTS[c]["column"]: diff for c, diff in s["differences"].get(v, {}).items()}
         sd = "" if d["sd"] is None else f" ± {d['sd']:.2f}"
-        lines.append(f"| {v} | {d['mean']:.2f}{sd} | {interval(diffs.get('dense_extra'))} | "
-                     f"{interval(diffs.get('scratch'))} | {interval(diffs.get('random'))} | "
-                     f"{mean(e['macs'] for e in evals) / 1e6:.1f} | {mean(e['nonzero_params'] for e in evals):,.0f} | "
-                     f"{mean(t['latency_speedup'] for t in timing):.2f}x | "
-                     f"{mean(t['onnx_latency_speedup'] for t in timing):.2f}x |")
+        rows.append([v, f"{d['mean']:.2f}{sd}", interval(diffs.get("dense_extra")), interval(diffs.get("scratch")),
+                     interval(diffs.get("random")), f"{mean(e['macs'] for e in evals) / 1e6:.1f}",
+                     f"{mean(e['nonzero_params'] for e in evals):,.0f}",
+                     f"{mean(t['latency_speedup'] for t in timing):.2f}x",
+                     f"{mean(t['onnx_latency_speedup'] for t in timing):.2f}x"])
+    lines += report.table(["variant", "test acc.", "vs dense_extra", "vs scratch", "vs random", "MACs (M)",
+                           "nonzero params", "speedup", "ORT"], rows)
     unresolved = [f"{v} vs {c}" for v, per in s["differences"].items() for c, diff in per.items()
                   if not diff["excludes_zero"]]
     lines += ["", ("Differences the seeds cannot resolve (interval includes 0, or one seed): "
@@ -191,53 +193,52 @@ def render(run_dir, records=None):
     for family in ("unstructured", "structured"):
         rows = first[f"reports/plots/{family}_sensitivity.json"]
         layers = [k for k in rows[0] if k != "level"]
-        doc += [f"{family}:", "", "| level | " + " | ".join(layers) + " |", "|---|" + "---|" * len(layers)]
-        doc += [f"| {r['level']:.2f} | " + " | ".join(f"{r[k]:.1f}" for k in layers) + " |" for r in rows] + [""]
+        cells = [[f"{r['level']:.2f}", *(f"{r[k]:.1f}" for k in layers)] for r in rows]
+        doc += [f"{family}:", "", *report.table(["level", *layers], cells), ""]
     doc += ["## Timing (CPU, every variant in PyTorch and in onnxruntime, in one process; mean over seeds)", "",
             "Batch-1 latency in ms and its speedup against the original in the same runtime (IQR of the per-round "
-            "ratios in brackets); throughput in images/s at the large batch.", "",
-            "| variant | PyTorch ms | speedup | ORT ms | ORT speedup | PyTorch img/s | ORT img/s |",
-            "|---|---|---|---|---|---|---|"]
+            "ratios in brackets); throughput in images/s at the large batch.", ""]
+    rows = []
     for v in VARIANTS:
         t = [r["reports/timing.json"][v] for r in per_seed.values()]
 
         def avg(key, t=t):
             return mean(x[key] for x in t)
-        doc.append(f"| {v} | {avg('latency_ms'):.2f} | {avg('latency_speedup'):.2f}x "
-                   f"({avg('latency_speedup_iqr'):.2f}) | {avg('onnx_latency_ms'):.2f} | "
-                   f"{avg('onnx_latency_speedup'):.2f}x ({avg('onnx_latency_speedup_iqr'):.2f}) | "
-                   f"{avg('throughput_ips'):.0f} | {avg('onnx_throughput_ips'):.0f} |")
+        rows.append([v, f"{avg('latency_ms'):.2f}", f"{avg('latency_speedup'):.2f}x ({avg('latency_speedup_iqr'):.2f})",
+                     f"{avg('onnx_latency_ms'):.2f}",
+                     f"{avg('onnx_latency_speedup'):.2f}x ({avg('onnx_latency_speedup_iqr'):.2f})",
+                     f"{avg('throughput_ips'):.0f}", f"{avg('onnx_throughput_ips'):.0f}"])
+    doc += report.table(["variant", "PyTorch ms", "speedup", "ORT ms", "ORT speedup", "PyTorch img/s", "ORT img/s"],
+                        rows)
     doc += ["", noise_floor(per_seed), *(["", meta["timing_note"]] if meta.get("timing_note") else [])]
     doc += ["", "## Grad-CAM: agreement with the original and faithfulness (mean over seeds)", "",
             f"![Grad-CAM, run {name}, seed {first_seed}]({figures}/grad_cam_comparison.jpg)", "",
-            f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each.*", "",
-            "| variant | CAM correlation | top-k IoU | same prediction | ROAD combined | CAM-kept change | "
-            "ROAD of the original's CAMs |", "|---|---|---|---|---|---|---|"]
+            f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each.*", ""]
+    rows = []
     for v in [v for v in VARIANTS if v in first["reports/eval/gradcam.json"]]:
         g = [r["reports/eval/gradcam.json"][v] for r in per_seed.values()]
 
         def cell(key, fmt, g=g):
             return fmt.format(mean(x[key] for x in g)) if key in g[0] else "-"
-        doc.append(f"| {v} | {cell('cam_correlation_mean', '{:.3f}')} | {cell('topk_iou_mean', '{:.3f}')} | "
-                   f"{cell('prediction_agreement', '{:.3f}')} | {cell('road_combined_mean', '{:+.4f}')} | "
-                   f"{cell('cam_keep_change_mean', '{:+.4f}')} | "
-                   f"{cell('original_cams_road_combined_mean', '{:+.4f}')} |")
+        rows.append([v, cell("cam_correlation_mean", "{:.3f}"), cell("topk_iou_mean", "{:.3f}"),
+                     cell("prediction_agreement", "{:.3f}"), cell("road_combined_mean", "{:+.4f}"),
+                     cell("cam_keep_change_mean", "{:+.4f}"), cell("original_cams_road_combined_mean", "{:+.4f}")])
+    doc += report.table(["variant", "CAM correlation", "top-k IoU", "same prediction", "ROAD combined",
+                         "CAM-kept change", "ROAD of the original's CAMs"], rows)
     times = [r.get("stage_times.json", {}) for r in per_seed.values()]
     if any(times):
         stages = list(dict.fromkeys(k for t in times for k in t))
         doc += ["", "## Wall time per stage (minutes, each seed)", "",
-                *([meta["timing_conditions"], ""] if meta.get("timing_conditions") else []), "| stage | " + " | ".join(
-            f"seed {s}" for s in per_seed) + " |", "|---|" + "---|" * len(per_seed)]
-        doc += [f"| {st} | " + " | ".join(f"{t[st] / 60:.1f}" if st in t else "-" for t in times) + " |"
-                for st in stages]
-        doc.append("| total | " + " | ".join(f"{sum(t.values()) / 60:.1f}" for t in times) + " |")
+                *([meta["timing_conditions"], ""] if meta.get("timing_conditions") else [])]
+        doc += report.table(["stage", *(f"seed {s}" for s in per_seed)],
+                     [[st, *(f"{t[st] / 60:.1f}" if st in t else "-" for t in times)] for st in stages]
+                     + [["total", *(f"{sum(t.values()) / 60:.1f}" for t in times)]])
     doc += ["", f"## Every seed (test accuracy %, run `{name}`)", "",
-            f"![test accuracy per seed, run {name}]({drawn}/seeds.png)", "",
-            "| variant | " + " | ".join(f"seed {k}" for k in per_seed) + " | mean ± sd |",
-            "|---|" + "---|" * (len(per_seed) + 1)]
-    for v, d in s["variants"].items():
-        doc.append(f"| {v} | " + " | ".join(f"{d['values'][k]:.2f}" for k in per_seed) + f" | {d['mean']:.2f}"
-                   + ("" if d["sd"] is None else f" ± {d['sd']:.2f}") + " |")
+            f"![test accuracy per seed, run {name}]({drawn}/seeds.png)", ""]
+    doc += report.table(["variant", *(f"seed {k}" for k in per_seed), "mean ± sd"],
+                 [[v, *(f"{d['values'][k]:.2f}" for k in per_seed),
+                   f"{d['mean']:.2f}" + ("" if d["sd"] is None else f" ± {d['sd']:.2f}")]
+                  for v, d in s["variants"].items()])
     readme = "\n".join([BEGIN, table, "",
                         f"![the structured trade-off of run {name}]({drawn[3:]}/structured_tradeoff.png)", "",
                         "Full results: [docs/results.md](docs/results.md).", END])
