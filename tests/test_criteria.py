@@ -1,6 +1,6 @@
-"""Filter-importance criteria (lib.pruning.structured.filter_scores, taylor_gradients), random unstructured
-masks and the LAMP allocation, each against an independent computation: Torch-Pruning's importance classes
-on the same model where their definitions match, else the formula written out directly."""
+"""Filter-importance criteria (lib.pruning.structured.filter_scores: Torch-Pruning's importances, and
+taylor_gradients), random unstructured masks and the LAMP allocation, each against an independent
+computation: the formula written out directly."""
 import copy
 import functools
 
@@ -15,7 +15,6 @@ from lib.errors import UserError
 from lib.pruning import structured, unstructured, unstructured_allocation
 
 tp = pytest.importorskip("torch_pruning")
-
 
 def tiny_model(arch="vgg11_bn"):
     """A fresh copy of a small VGG-11 with random batch-norm affine parameters and statistics."""
@@ -36,54 +35,75 @@ def _tiny(arch):
     return model.eval()
 
 
-def torch_pruning_scores(model, importance):
-    """{conv name: Torch-Pruning's importance of each of its output channels}, from the group that pruning the
-    conv's output channels forms in Torch-Pruning's dependency graph."""
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.randn(1, 3, 32, 32))
-    group = lambda conv: graph.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=list(range(conv.out_channels)))
-    return {name: importance(group(conv)) for name, _, conv in models.convs(model)}
-
-
-def assert_scores_close(ours, reference):
+def assert_scores_close(ours, reference, rtol=1e-5):
     assert list(ours) == [f"conv{k}" for k in range(1, 9)] and set(reference) == set(ours)
     for name, s in ours.items():
         assert s.shape == (len(reference[name]),), name
-        assert torch.allclose(s.float(), reference[name].float(), rtol=1e-5, atol=1e-7), name
+        assert torch.allclose(s.float(), reference[name].float(), rtol=rtol, atol=1e-7), name
 
 
-# --- structured criteria ------------------------------------------------------------------------
+def written_out(model, formula):
+    """{conv name: formula(its weight, the batch norm after it)}: a criterion computed directly."""
+    layers = list(model.features)
+    return {name: formula(conv.weight.detach(), layers[index + 1]) for name, index, conv in models.convs(model)}
 
-def test_l1_and_l2_equal_torch_pruning_magnitude_importance():
+
+# --- structured criteria (Torch-Pruning's importances, each against its formula) --------------------
+
+def test_l1_and_l2_are_the_filter_norms_written_out():
     model = tiny_model()
-    # group_reduction "first": the conv's own output filters only (not the batch norm or the next conv's inputs)
-    l1 = torch_pruning_scores(model, tp.importance.MagnitudeImportance(p=1, group_reduction="first", normalizer=None))
-    l2 = torch_pruning_scores(model, tp.importance.MagnitudeImportance(p=2, group_reduction="first", normalizer=None))
-    assert_scores_close(structured.filter_scores(model, "l1"), l1)
-    ours = structured.filter_scores(model, "l2")
-    assert_scores_close({name: s ** 2 for name, s in ours.items()}, l2)  # Torch-Pruning's p=2 is the sum of squares
+    assert_scores_close(structured.filter_scores(model, "l1"), written_out(model, lambda w, bn: w.abs().sum((1, 2, 3))))
+    squares = written_out(model, lambda w, bn: (w * w).sum((1, 2, 3)))  # the L2 norm's order: its square
+    assert_scores_close(structured.filter_scores(model, "l2"), squares)
     for name, _, conv in models.convs(model):  # l1 is the filter_norms ranking of the default
         assert torch.equal(structured.filter_scores(model, "l1")[name], structured.filter_norms(conv))
 
 
-def test_bn_scale_equals_torch_pruning_bn_scale_importance_and_needs_batch_norm():
+def test_bn_scale_is_the_batch_norm_scale_and_needs_batch_norm():
     model = tiny_model()
-    reference = torch_pruning_scores(model, tp.importance.BNScaleImportance(normalizer=None))
-    assert_scores_close(structured.filter_scores(model, "bn_scale"), reference)
+    assert_scores_close(structured.filter_scores(model, "bn_scale"), written_out(model, lambda w, bn: bn.weight.abs()))
     with pytest.raises(UserError, match=r"conv1 has no batch norm.*vgg11"):
         structured.filter_scores(tiny_model("vgg11"), "bn_scale")
 
 
 def test_taylor_equals_torch_pruning_taylor_importance():
+    """Torch-Pruning's TaylorImportance of each conv's output channels (from a full backward pass, the
+    gradients it reads) is what filter_scores computes from the conv gradients alone."""
     model = tiny_model()
     split = make_split(16)
     nn.functional.cross_entropy(model(normalize(split["images"])), split["labels"]).backward()
     gradients = {name: conv.weight.grad.clone() for name, _, conv in models.convs(model)}
-    reference = torch_pruning_scores(model, tp.importance.TaylorImportance(group_reduction="first", normalizer=None))
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.randn(1, 3, 32, 32))
+    importance = tp.importance.TaylorImportance(group_reduction="first", normalizer=None)
+    reference = {name: importance(graph.get_pruning_group(conv, tp.prune_conv_out_channels,
+                                                          idxs=list(range(conv.out_channels))))
+                 for name, _, conv in models.convs(model)}
     assert_scores_close(structured.filter_scores(model, "taylor", gradients=gradients), reference)
     with pytest.raises(UserError, match="gradient of conv8"):
         structured.filter_scores(model, "taylor", gradients={k: v for k, v in gradients.items() if k != "conv8"})
     with pytest.raises(UserError, match="taylor_gradients"):
         structured.filter_scores(model, "taylor")
+
+
+def test_fpgm_is_the_summed_distance_to_the_layers_other_filters():
+    """He et al.'s geometric-median criterion as Torch-Pruning computes it: each filter's summed Euclidean
+    distance to the layer's filters, on |w|^2 (a filter near the others' geometric median scores low)."""
+    model = tiny_model()
+
+    def distances(w, bn):
+        f = (w.abs() ** 2).flatten(1).double()
+        return ((f[:, None, :] - f[None, :, :]) ** 2).sum(-1).sqrt().sum(1)
+    # float32 distances through the Gram matrix (torch.cdist) against these in float64
+    assert_scores_close(structured.filter_scores(model, "fpgm"), written_out(model, distances), rtol=1e-4)
+
+
+def test_scoring_traces_the_model_without_changing_it():
+    """Torch-Pruning traces the model once: in eval mode, so batch-norm statistics stay as they were, and the
+    model is left in its mode."""
+    model = tiny_model().train()
+    before = copy.deepcopy(model.state_dict())
+    structured.filter_scores(model, "l1")
+    assert model.training and all(torch.equal(t, before[k]) for k, t in model.state_dict().items())
 
 
 def test_taylor_gradients_are_the_summed_batch_loss_gradients_and_leave_the_model_alone():
@@ -211,5 +231,6 @@ def test_lamp_keeps_every_layers_largest_weight_where_global_magnitude_empties_a
     assert levels == {name: 0.99 for name in weights}  # 3 weights left of 300: one per layer, its largest
     for w in weights.values():
         assert unstructured_allocation.lamp_scores(w).argmax() == w.abs().argmax()
-    allocate, reachable = unstructured_allocation.allocator("lamp", weights, None)
-    assert reachable == 0.99 and allocate(0.5) == unstructured_allocation.lamp_levels(weights, 0.5)
+    assert unstructured_allocation.reachable("lamp", weights, None) == 0.99
+    lamp = unstructured_allocation.allocate("lamp", 0.5, weights, None)
+    assert lamp == unstructured_allocation.lamp_levels(weights, 0.5)

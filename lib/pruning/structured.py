@@ -1,5 +1,6 @@
 """Structured filter pruning: rank a conv layer's filters by an importance criterion (L1 norm by default;
-L2 norm, random, batch-norm scale or first-order Taylor: filter_scores), then either zero the lowest ones in
+L2 norm, random, batch-norm scale, first-order Taylor or FPGM: filter_scores, Torch-Pruning's importances
+but for random), then either zero the lowest ones in
 place (mask_filters) or build a physically smaller VGG-11 without them (remove_filters) (how a reduction of
 MACs or parameters is spread over the layers: lib.pruning.structured_allocation). Layers are named
 as in lib.models; a ratio is the fraction of a layer's filters removed: round(ratio * count) of them.
@@ -9,6 +10,7 @@ import itertools
 import warnings
 
 import torch
+import torch_pruning as tp
 from torch import nn
 
 from lib import config, data, models
@@ -17,7 +19,7 @@ from lib.config import setting
 from lib.errors import UserError
 from lib.precision import autocast
 
-CRITERIA = ("l1", "l2", "random", "bn_scale", "taylor")
+CRITERIA = ("l1", "l2", "random", "bn_scale", "taylor", "fpgm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,42 +77,60 @@ def taylor_gradients(model, split, batches, batch_size, generator):
     return gradients
 
 
+def _importance(criterion):
+    """Torch-Pruning's importance of a conv's output channels for `criterion`, from the conv's own weights
+    alone (group_reduction "first": not the batch norm's or the next conv's; no normalizer)."""
+    if criterion == "bn_scale":
+        return tp.importance.BNScaleImportance(normalizer=None)
+    if criterion == "fpgm":
+        return tp.importance.FPGMImportance(p=2, group_reduction="first", normalizer=None)
+    return tp.importance.MagnitudeImportance(p=1 if criterion == "l1" else 2, group_reduction="first", normalizer=None)
+
+
 def filter_scores(model, criterion, generator=None, gradients=None):
     """{conv name: 1-D tensor, one importance score per filter} for every conv layer; the lowest are removed
-    first. l1 and l2: the norm of the filter's weights; random: uniform draws from `generator` (a seeded
-    torch.Generator), layer by layer in conv order; bn_scale: |gamma| of the batch norm after the conv
-    (Network Slimming, Liu et al. 2017); taylor: first-order Taylor importance, sum over the filter of
-    |w * dL/dw| (Molchanov et al. 2019, as Torch-Pruning's TaylorImportance scores a conv's output
-    channels), from `gradients` as taylor_gradients returns them."""
+    first. random: uniform draws from `generator` (a seeded torch.Generator), layer by layer in conv order;
+    taylor: first-order Taylor importance, the sum over the filter of |w * dL/dw| (Molchanov et al. 2019),
+    from `gradients` as taylor_gradients returns them (Torch-Pruning's TaylorImportance, which it equals, reads
+    the gradients of every layer in the channel group, the batch norm's and the next layer's too); the others
+    Torch-Pruning's importances of each conv's output channels (tests/test_criteria.py checks each against
+    its formula written out): l1 and l2, the sum of the filter's |w| and of its w^2 (the L2 norm's order);
+    bn_scale, |gamma| of the batch norm after the conv (Network Slimming, Liu et al. 2017); fpgm, the summed
+    distance of the filter's |w|^2 to the layer's other filters' (He et al. 2019: a filter near the geometric
+    median is replaceable). The model is traced once in eval mode and left as it was."""
     if criterion not in CRITERIA:
         raise UserError(f"unknown filter criterion '{criterion}'; allowed: {', '.join(CRITERIA)}")
     if criterion == "random" and generator is None:
         raise UserError("the random criterion needs a seeded torch.Generator, for reproducible draws")
     if criterion == "taylor" and gradients is None:
         raise UserError("the taylor criterion needs the loss gradients of the conv weights (taylor_gradients)")
-    scores = {}
-    for name, index, conv in models.convs(model):
-        w = conv.weight.detach()
-        if criterion == "l1":
-            scores[name] = filter_norms(conv)
-        elif criterion == "l2":
-            scores[name] = torch.linalg.vector_norm(w, dim=(1, 2, 3))
-        elif criterion == "random":
-            scores[name] = torch.rand(conv.out_channels, generator=generator)
-        elif criterion == "bn_scale":
-            bn = _bn_after(model, index)
-            if bn is None:
-                raise UserError(f"the bn_scale criterion ranks filters by the batch-norm scale after each conv, and "
-                                f"{name} has no batch norm after it: this architecture has no batch norm (e.g. arch "
-                                "vgg11); use vgg11_bn or another criterion")
-            scores[name] = bn.weight.detach().abs()
-        else:
+    layers = models.convs(model)
+    if criterion == "random":
+        return {name: torch.rand(conv.out_channels, generator=generator) for name, _, conv in layers}
+    if criterion == "taylor":  # Torch-Pruning's TaylorImportance reads the .grad of every layer in the group
+        out = {}
+        for name, _, conv in layers:
             grad = gradients.get(name)
-            if grad is None or grad.shape != w.shape:
+            if grad is None or grad.shape != conv.weight.shape:
                 found = "none" if grad is None else f"shape {tuple(grad.shape)}"
-                raise UserError(f"the taylor criterion needs a gradient of {name}'s weight, shape {tuple(w.shape)}; "
-                                f"found {found}: compute the gradients on this model (taylor_gradients)")
-            scores[name] = (w * grad.to(w.device)).abs().sum(dim=(1, 2, 3))
+                raise UserError(f"the taylor criterion needs a gradient of {name}'s weight, shape "
+                                f"{tuple(conv.weight.shape)}; found {found}: compute the gradients on this model "
+                                "(taylor_gradients)")
+            out[name] = (conv.weight.detach() * grad.to(conv.weight.device)).abs().sum(dim=(1, 2, 3))
+        return out
+    for name, index, _ in layers:
+        if criterion == "bn_scale" and _bn_after(model, index) is None:
+            raise UserError(f"the bn_scale criterion ranks filters by the batch-norm scale after each conv, and "
+                            f"{name} has no batch norm after it: this architecture has no batch norm (e.g. arch "
+                            "vgg11); use vgg11_bn or another criterion")
+    was_training, device = model.training, next(model.parameters()).device
+    graph = tp.DependencyGraph().build_dependency(model.eval(), example_inputs=torch.zeros(1, 3, 32, 32, device=device),
+                                                  verbose=False)
+    importance, scores = _importance(criterion), {}
+    for name, _, conv in layers:
+        group = graph.get_pruning_group(conv, tp.prune_conv_out_channels, idxs=list(range(conv.out_channels)))
+        scores[name] = importance(group).detach()
+    model.train(was_training)
     return scores
 
 
