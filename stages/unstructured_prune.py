@@ -18,9 +18,6 @@ def main():
     args, params, device, data = stage.start(
         __doc__, ["--data", "--model", "--results", "--out", "--sparse-out", "--chosen", "--record"], PARAMS)
     p, seed, batch = params.unstructured_prune, params.seed, params.measure.batch_size
-    hp = recipe(params.finetune, epochs=p.finetune_epochs, lr=p.lr, schedule="cosine")
-    with param("unstructured_prune.gradual_every"):
-        ramp = unstructured_variant.ramp(p, hp, len(data["train"]["labels"]))
     base = study.baseline(args.model, args.results, device)
     linears = {n: p.linear_sparsity for n in models.layer_names(base.model, include_linear=True) if n not in base.convs}
     weights = {name: models.layer(base.model, name).weight for name in base.convs}
@@ -46,6 +43,9 @@ def main():
         levels = unstructured_allocation.allocate(p.allocation, target, weights, base.curves)
     drop = one_shot_drop(levels)  # gradual pruning reaches them during its fine-tune: its one-shot counterpart
 
+    hp = recipe(params.finetune, epochs=p.finetune_epochs, lr=p.lr, schedule="cosine")
+    with param("unstructured_prune.gradual_every"):
+        ramp = unstructured_variant.ramp(p, hp, len(data["train"]["labels"]))
     model = copy.deepcopy(base.model)
     growing = unstructured_variant.prune(model, {**linears, **levels}, p.criterion, ramp, seed,
                                          target if p.allocation == "global" and p.sparsities == "auto" else None)
