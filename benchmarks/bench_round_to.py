@@ -6,34 +6,33 @@ the baseline (ratio of medians) with the IQR of the per-round ratios.
 Weights are random: latency depends only on the filter counts.
 
     python -m benchmarks.bench_round_to --results reports/structured_sensitivity_results.json --target 0.65
+    python -m benchmarks.bench_round_to   # the reference run's first seed's sweep (results/cpu-12ep)
 """
 import argparse
+from types import SimpleNamespace
 
 import torch
 
 from lib import cost, models
-from lib.pruning import allocation
+from lib.pruning import allocation, structured_allocation
 from lib.pruning.sensitivity import read_results
 from lib.pruning.structured import kept_count
 from lib.timing import time_interleaved
 
 
-def filters_for(results, target, round_to, kind="macs"):
+def filters_for(results, target, round_to):
+    """VGG-11's filter counts after the sensitivity allocation of a MAC target, as structured_prune makes them."""
     arch = models.architecture()
     convs = [f"conv{i + 1}" for i in range(len(arch["filters"]))]
-
-    def shrunk(levels):
-        return [kept_count(n, levels.get(c, 0.0), round_to) for c, n in zip(convs, arch["filters"])]
-
-    def resource(levels):
-        return 1 - cost.total({**arch, "filters": shrunk(levels)}, kind) / cost.total(arch, kind)
-
-    return shrunk(allocation.sensitivity(allocation.curves(results, convs), resource, target))
+    ratios = structured_allocation.allocate("sensitivity", target, "macs", arch, allocation.curves(results, convs),
+                                            round_to)
+    return [kept_count(n, ratios.get(c, 0.0), round_to) for c, n in zip(convs, arch["filters"])]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default="reports/structured_sensitivity_results.json")
+    parser.add_argument("--results", default="results/cpu-12ep/seed0/reports/structured_sensitivity_results.json",
+                        help="a structured sensitivity sweep (default: the reference run's record)")
     parser.add_argument("--target", type=float, default=0.65, help="fraction of the MACs removed")
     parser.add_argument("--rounds", type=int, default=300)
     args = parser.parse_args()
@@ -43,8 +42,8 @@ def main():
         variants[f"round_to {round_to}"] = filters_for(results, args.target, round_to)
     torch.manual_seed(0)
     nets = {name: models.build(models.architecture(filters=f)) for name, f in variants.items()}
-    timing = time_interleaved(nets, "baseline", {"latency_runs": args.rounds, "warmup": 20, "throughput_batch": 256,
-                                                 "throughput_runs": 5})
+    timing = time_interleaved(nets, "baseline", SimpleNamespace(latency_runs=args.rounds, warmup=20,
+                                                                throughput_batch=256, throughput_runs=5))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds, batch 1, "
           f"MAC target {args.target}")
     for name, t in timing.items():
