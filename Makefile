@@ -13,14 +13,12 @@ PY := $(BIN)/python
 export PATH := $(abspath $(BIN)):$(PATH)
 
 # The demo: the full pipeline, with params overridden for the bundled digits data and a CPU budget.
-# Recovery epochs are equal for every variant and its dense_extra control (the same-budget comparison).
 # Unstructured at 80 %: the demo's 4 recovery epochs of 1,237 digits are 40 training steps, too few to bring
 # a 90 % sparse model back. Fewer sensitivity levels and trade-off points than the full run (6, not 12
 # sparsities; 3 + 2, not 7 + 5 targets), fewer timing rounds and fewer Grad-CAM images keep the demo short:
 # its timings and attention metrics show what the stages report, not measurements to quote.
 DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=10 \
-	-S unstructured_prune.target=0.8 -S unstructured_prune.finetune_epochs=4 -S unstructured_prune.gradual_every=2 \
-	-S structured_finetune.epochs=4 -S dense_extra.epochs=4 \
+	-S unstructured_prune.target=0.8 -S unstructured_prune.gradual_every=2 -S recovery.epochs=4 \
 	-S timing.latency_runs=100 -S timing.throughput_runs=3 \
 	-S gradcam.agreement_images=200 -S gradcam.faithfulness_images=30 \
 	-S 'unstructured_sensitivity.sparsities=[0.3,0.5,0.7,0.9,0.95,0.99]' \

@@ -14,7 +14,7 @@ import time
 import torch
 
 from lib import models, precision
-from lib.train import Recipe, train_epoch
+from lib.train import Recipe, Training, train_epoch
 
 SETTINGS = {"deterministic + NaN fill": (True, True), "deterministic": (True, False),
             "not deterministic": (False, False)}
@@ -45,7 +45,7 @@ def main():
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            train_epoch(model, split, opt, sched, torch.Generator().manual_seed(0), hp)
+            train_epoch(model, split, opt, sched, torch.Generator().manual_seed(0), Training(hp))
             if device.type == "cuda":
                 torch.cuda.synchronize()
             if r:

@@ -18,7 +18,7 @@ import torch
 
 from lib import models, precision
 from lib.data import normalize
-from lib.train import Recipe, evaluate, train_epoch
+from lib.train import Recipe, Training, evaluate, train_epoch
 
 SETTINGS = {"fp32": {"precision": "fp32", "memory_format": "contiguous"},
             "bf16": {"precision": "bf16", "memory_format": "contiguous"},
@@ -74,7 +74,7 @@ def main():
                     model(x).float()
 
         def ours_train():
-            train_epoch(model, split, opt, sched, torch.Generator().manual_seed(0), hp)
+            train_epoch(model, split, opt, sched, torch.Generator().manual_seed(0), Training(hp))
 
         def ours_eval():
             evaluate(model, split, args.eval_batch_size)

@@ -26,14 +26,10 @@ def has_batchnorm(model):
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-def recalibrate_batchnorm(model, how):
-    """Re-estimate the batch-norm running statistics of `model` as `how` says (train mode, no gradient, a
-    cumulative average: torch.optim.swa_utils.update_bn, which puts each layer's momentum back). A split
-    without one full batch is refused (the statistics would stay reset); one with fewer full batches than
-    asked gives all it has, with a warning. Returns the model in eval mode (as it was when it has no batch
-    norm or how.batches is 0)."""
-    if not how.batches or not has_batchnorm(model):
-        return model
+def training_batches(how):
+    """The (normalised images, labels) batches a recalibration as `how` draws (always the same for one `how`).
+    A split without one full batch is refused (the statistics would stay reset); one with fewer full
+    batches than asked gives all it has, with a warning attributed to the caller's caller."""
     available = len(how.split["labels"]) // how.batch_size
     if not available:
         raise UserError(f"batch-norm recalibration needs at least one full batch of {how.batch_size} training "
@@ -41,9 +37,23 @@ def recalibrate_batchnorm(model, how):
                         "more images")
     if available < how.batches:
         warnings.warn(f"batch-norm recalibration asked for {how.batches} batches of {how.batch_size}; the training "
-                      f"split holds {available}: using {available}", stacklevel=2)
+                      f"split holds {available}: using {available}", stacklevel=3)
     drawn = batches(how.split["images"], how.split["labels"], how.batch_size, torch.Generator().manual_seed(how.seed),
                     True)
-    with torch.no_grad():
-        update_bn(itertools.islice(drawn, how.batches), model)
+    return list(itertools.islice(drawn, how.batches))
+
+
+@torch.no_grad()
+def reestimate(module, inputs):
+    """The batch-norm running statistics of `module` re-estimated from `inputs` ((input, label) pairs) in
+    train mode: torch.optim.swa_utils.update_bn, a cumulative average, each layer's momentum put back."""
+    update_bn(inputs, module)
+
+
+def recalibrate_batchnorm(model, how):
+    """Re-estimate the batch-norm running statistics of `model` as `how` says (training_batches, reestimate).
+    Returns the model in eval mode (as it was when it has no batch norm or how.batches is 0)."""
+    if not how.batches or not has_batchnorm(model):
+        return model
+    reestimate(model, training_batches(how))
     return model.eval()

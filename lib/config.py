@@ -1,6 +1,6 @@
 """params.yaml, typed. Each section is a frozen dataclass declared once: beside the stage that owns it, or
-in the lib module that every stage reading it runs anyway (lib.train.Recipe, lib.pruning.unstructured's and
-lib.pruning.structured's sections, lib.stage.Measure); the top-level keys are Run, here. Each field carries
+in the lib module that every stage reading it runs anyway (lib.train's Recipe and Recovery,
+lib.pruning.unstructured's and lib.pruning.structured's sections, lib.stage.Measure); the top-level keys are Run, here. Each field carries
 the check of its values. A stage names what it reads in PARAMS ({section: its dataclass, or `part` of one;
 TOP: the top-level keys}); load() validates exactly that before any work and returns typed values. A wrong
 key or value stops the stage with a message naming the key, the value and what is allowed. tools/dvcyaml.py
@@ -22,9 +22,9 @@ PARAMS_FILE = "params.yaml"
 TOP = None  # the PARAMS entry of the top-level keys (seed, device, precision, deterministic)
 # Every top-level name params.yaml may hold, in its order (tests/test_deps.py checks this against the
 # declarations): an unknown one is refused by every stage, with a close-match hint.
-SECTIONS = ("seed", "device", "precision", "deterministic", "data", "model", "finetune", "measure", "timing",
-            "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity", "structured_prune",
-            "structured_finetune", "dense_extra", "unstructured_tradeoff", "structured_tradeoff", "gradcam")
+SECTIONS = ("seed", "device", "precision", "deterministic", "data", "model", "finetune", "recovery", "measure",
+            "timing", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity", "structured_prune",
+            "unstructured_tradeoff", "structured_tradeoff", "gradcam")
 
 
 class Refused(Exception):

@@ -1,16 +1,18 @@
-"""Grad-CAM (pytorch-grad-cam) for any VGG-11 variant, the agreement of two models' maps, their
-faithfulness (ROAD and the CAM-masked confidence change, pytorch-grad-cam's metrics) (the side-by-side
-comparison figure: lib.plots).
+"""Class activation maps (pytorch-grad-cam: Grad-CAM, Grad-CAM++, LayerCAM) for any VGG-11 variant, the
+agreement of two models' maps, their faithfulness (ROAD and the CAM-masked confidence change,
+pytorch-grad-cam's metrics) (the side-by-side comparison figure: lib.plots).
 
 A CAM layer is named like a conv layer: "convK" is the ReLU right after convK (after its batch norm
-for vgg11_bn), so the same name works for the original and for a physically smaller pruned model.
-The default "conv8" is 2x2 on 32x32 inputs; the last max-pool's output is 1x1 and gives a blank map.
+for vgg11_bn), so the same name works for the original and for a physically smaller pruned model. A map
+has its layer's own resolution (map_size: on 32x32 inputs 32x32 for conv1, 16x16 for conv2, 8x8 for
+conv3 and conv4, 4x4 for conv5 and conv6, 2x2 for conv7 and conv8); faithfulness scores it upsampled to
+the image (bilinearly, as pytorch-grad-cam does), agreement compares maps at their own resolution.
 """
 import contextlib
 
 import numpy as np
 import torch
-from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, LayerCAM
 from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
 from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirstAverage, ROADMostRelevantFirstAverage
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
@@ -18,9 +20,24 @@ from torch import nn
 
 from lib.data import normalize
 from lib.errors import UserError
-from lib.models import convs
+from lib.models import POOL_AFTER, convs
 
-DEFAULT_LAYER = "conv8"
+METHODS = {"gradcam": GradCAM, "gradcampp": GradCAMPlusPlus, "layercam": LayerCAM}
+
+
+def map_size(layer_name, image_size=32):
+    """The side of a CAM at conv layer `layer_name` ("convK", after K - 1 convolutions and the pools among them)."""
+    k = int(layer_name.removeprefix("conv")) - 1
+    return image_size // 2 ** sum(1 for i in POOL_AFTER if i < k)
+
+
+def to_image(cams, size):
+    """Maps [N, h, w] upsampled bilinearly to [N, size, size], each min-max scaled to [0, 1] again: what
+    pytorch-grad-cam returns at the image's size, and what faithfulness scores."""
+    up = nn.functional.interpolate(cams[:, None].float(), size=(size, size), mode="bilinear",
+                                   align_corners=False)[:, 0]
+    low = up.flatten(1).min(1).values[:, None, None]
+    return (up - low) / (1e-7 + (up - low).flatten(1).max(1).values[:, None, None])
 
 
 def target_module(model, name):
@@ -47,8 +64,9 @@ def _relus_not_inplace(model):
             m.inplace = True
 
 
-def compute_cams(model, layer_name, images_uint8, targets, batch_size=100):
-    """(cams float [N, H, W] in [0, 1], predictions int64 [N], confidences float [N]) on the CPU.
+def compute_cams(model, layer_name, images_uint8, targets, batch_size=100, method="gradcam"):
+    """(cams float [N, s, s] in [0, 1] at the layer's own resolution s (map_size), predictions int64 [N],
+    confidences float [N]) on the CPU, by `method` (a key of METHODS).
 
     `targets`: class indices to explain, or None for each image's own prediction. The confidence is
     the softmax probability of the prediction. The model (on its device, where the images go in batches)
@@ -61,7 +79,10 @@ def compute_cams(model, layer_name, images_uint8, targets, batch_size=100):
         if len(targets) != len(images_uint8) or not all(0 <= t < num_classes for t in targets):
             raise UserError(f"Grad-CAM targets must be {len(images_uint8)} class indices in 0..{num_classes - 1}")
     cams, preds, confs = [], [], []
-    with _relus_not_inplace(model), GradCAM(model=model, target_layers=[target_module(model, layer_name)]) as cam:
+    size = map_size(layer_name, images_uint8.shape[-1])
+    layers = [target_module(model, layer_name)]
+    with _relus_not_inplace(model), METHODS[method](model=model, target_layers=layers) as cam:
+        cam.get_target_width_height = lambda _: (size, size)  # each map min-max scaled at its own resolution
         for start in range(0, len(images_uint8), batch_size):
             x = normalize(images_uint8[start:start + batch_size].to(device))
             chosen = None if targets is None else [ClassifierOutputTarget(t)
@@ -108,11 +129,13 @@ def faithfulness(model, images_uint8, cams, classes, percentiles, batch_size=100
     imputation (Rong et al. 2022): `road_morf` removing the most relevant pixels first (more negative:
     more faithful), `road_lerf` the least relevant first (closer to 0: more faithful), each averaged
     over `percentiles`, `road_combined` = (lerf - morf) / 2 (higher: more faithful); and
-    `cam_keep_change`, when the image is multiplied by its CAM (keeping only the CAM region).
+    `cam_keep_change`, when the image is multiplied by its CAM (keeping only the CAM region). `cams` at any
+    resolution are scored upsampled to the images' (to_image).
     Returns {name: float tensor [N]}; the imputation's noise comes from torch's global RNG (seeded). The
     model stays on its device, where the images go in batches."""
     model.eval()
     device = next(model.parameters()).device
+    cams = to_image(cams, images_uint8.shape[-1])
     metrics = {"road_morf": ROADMostRelevantFirstAverage(percentiles),
                "road_lerf": ROADLeastRelevantFirstAverage(percentiles),
                "cam_keep_change": CamMultImageConfidenceChange()}

@@ -7,7 +7,6 @@ Sweep results are those of lib.pruning.sensitivity: {"baseline": {"accuracy", "l
 import numpy as np
 import seaborn as sns
 import torch
-from torch import nn
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -118,37 +117,32 @@ def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
     save_figure(fig, path)
 
 
-def _upscale(x, size, mode):
-    """[N, C, h, w] float -> [N, C, size, size] for display."""
-    return nn.functional.interpolate(x, size=(size, size), mode=mode, align_corners=False).clamp(0, 1)
-
-
-def build_figure(images_uint8, labels, classes, columns, upscale=128):
-    """Figure with one row per image: the image, then per (title, cams, preds, confs) column the
-    heatmap over it, titled with the predicted class and confidence (green right, red wrong)."""
-    from pytorch_grad_cam.utils.image import show_cam_on_image  # slow to import: only where a CAM is drawn
-    rows, labels = len(images_uint8), torch.as_tensor(labels).tolist()
-    shown = _upscale(images_uint8.cpu().float() / 255, upscale, "bicubic").permute(0, 2, 3, 1).numpy()
-    fig = Figure(figsize=(2.1 * (1 + len(columns)), 2.4 * rows), layout="constrained")
+def grad_cam_figure(data, path, dpi=100):
+    """The gradcam stage's figure data ({"images", "labels", "classes", "method", "layer", "columns": [{"title",
+    "cams", "predictions", "confidences"}]}) as a grid saved atomically to `path` (PNG); returns the figure.
+    One row per image: the image, then per column its map over the image, each shown pixel for pixel
+    (nearest, no smoothing: a 4x4 map shows as 4x4 blocks), one colour scale for all (the colour bar), each
+    titled with the predicted class and confidence (green right, red wrong)."""
+    images, labels = data["images"].permute(0, 2, 3, 1).numpy(), torch.as_tensor(data["labels"]).tolist()
+    classes, columns = data["classes"], data["columns"]
+    rows, side = len(images), images.shape[1]
+    size = columns[0]["cams"].shape[-1]
+    fig = Figure(figsize=(1.7 * (1 + len(columns)) + 0.8, 1.95 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, 1 + len(columns), squeeze=False)
     for r in range(rows):
-        axes[r, 0].imshow(shown[r])
-        axes[r, 0].set_title(f"image\ntrue: {classes[labels[r]]}", fontsize=10)
-        for c, (title, cams, preds, confs) in enumerate(columns, start=1):
-            mask = _upscale(cams[r][None, None].float(), upscale, "bilinear")[0, 0].numpy()
-            axes[r, c].imshow(show_cam_on_image(shown[r].astype(np.float32), mask, use_rgb=True))
-            pred = int(preds[r])
-            axes[r, c].set_title(f"{title}\n{classes[pred]} ({100 * float(confs[r]):.0f}%)", fontsize=10,
-                                 color=CORRECT if pred == labels[r] else WRONG)
+        axes[r, 0].imshow(images[r], interpolation="nearest")
+        axes[r, 0].set_title(f"image\ntrue: {classes[labels[r]]}", fontsize=9)
+        for c, column in enumerate(columns, start=1):
+            axes[r, c].imshow(images[r], interpolation="nearest")
+            shown = axes[r, c].imshow(column["cams"][r].numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1,
+                                      interpolation="nearest", extent=(-0.5, side - 0.5, side - 0.5, -0.5))
+            pred = int(column["predictions"][r])
+            axes[r, c].set_title(f"{column['title']}\n{classes[pred]} ({100 * float(column['confidences'][r]):.0f}%)",
+                                 fontsize=9, color=CORRECT if pred == labels[r] else WRONG)
     for ax in axes.flat:
         ax.set_axis_off()
-    return fig
-
-
-def grad_cam_figure(data, path, upscale=128, dpi=200):
-    """build_figure of the gradcam stage's figure data ({"images", "labels", "classes", "columns": [{"title",
-    "cams", "predictions", "confidences"}]}) saved atomically to `path`; returns the figure."""
-    columns = [(c["title"], c["cams"], c["predictions"], c["confidences"]) for c in data["columns"]]
-    fig = build_figure(data["images"], data["labels"], data["classes"], columns, upscale)
+    fig.colorbar(shown, ax=axes, shrink=0.3, label="map value (each map scaled to [0, 1])")
+    fig.suptitle(f"{data['method']} at {data['layer']}: {size}x{size} maps on {side}x{side} images "
+                 "(green: right prediction, red: wrong)")
     save_figure(fig, path, dpi=dpi)
     return fig

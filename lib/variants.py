@@ -2,8 +2,8 @@
 registry that the comparison, the Grad-CAM stage and the tests read. Stages still take every path from
 their dvc.yaml command; tests/test_deps.py checks those commands and files against this registry."""
 
-VARIANTS = {  # name: its checkpoint, its evaluation (reports/eval/<evaluation>.json), its Grad-CAM column title
-    # (None: no column), whether pruning made it, the same-budget controls its accuracy is compared with, and
+VARIANTS = {  # name: its checkpoint, its evaluation (reports/eval/<evaluation>.json), its Grad-CAM column title,
+    # whether pruning made it, the same-budget controls its accuracy is compared with, and
     # for a control, the column of that comparison (vs_<column>)
     "original": {"checkpoint": "models/vgg11_cifar10_finetuned.pth", "evaluation": "finetune",
                  "title": "original", "pruned": False, "controls": []},
@@ -19,8 +19,8 @@ VARIANTS = {  # name: its checkpoint, its evaluation (reports/eval/<evaluation>.
     "scratch": {"checkpoint": "models/vgg11_cifar10_structured_scratch.pth", "evaluation": "scratch",
                 "title": "scratch (control)", "pruned": False, "controls": [], "column": "scratch"},
     "unstructured_random": {"checkpoint": "models/unstructured_random_vgg11.pth", "evaluation": "unstructured_random",
-                            "title": None, "pruned": True, "controls": [], "column": "random"},
+                            "title": "random weights (control)", "pruned": True, "controls": [], "column": "random"},
     "structured_random": {"checkpoint": "models/vgg11_cifar10_structured_random.pth",
-                          "evaluation": "structured_random", "title": None, "pruned": True, "controls": [],
-                          "column": "random"},
+                          "evaluation": "structured_random", "title": "random filters (control)", "pruned": True,
+                          "controls": [], "column": "random"},
 }

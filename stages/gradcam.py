@@ -1,9 +1,9 @@
-"""gradcam: where do the original and pruned models look, and are their explanations faithful?
-Grad-CAM of each model (from its checkpoint alone) on test images -> the comparison figure's data (stage
-figures draws reports/grad_cam_comparison.png);
-per variant, the attention agreement with the original, the faithfulness of its own CAMs (ROAD and
-the CAM-masked confidence change) and, for the pruned variants, of the original's CAMs scored on the
-pruned model -> reports/eval/gradcam.json."""
+"""gradcam: where do the original and pruned models look, and are their explanations faithful? A class
+activation map (gradcam.method at gradcam.target_layer, at that layer's resolution) of each model, its
+controls included (from its checkpoint alone), on test images -> the comparison figure's data (stage
+figures draws reports/grad_cam_comparison.png); per variant, the attention agreement with the original
+(at the maps' resolution), the faithfulness of its own maps (ROAD and the CAM-masked confidence change)
+and, for the pruned variants, of the original's maps scored on the pruned model -> reports/eval/gradcam.json."""
 import dataclasses
 
 import torch
@@ -15,8 +15,10 @@ from lib.errors import run
 from lib.io import save_json, save_torch
 from lib.variants import VARIANTS
 
-# The figure's columns: the pruned variants beside the original, the one before fine-tuning after them.
-COLUMNS = ("original", "unstructured", "structured_finetuned", "structured", "dense_extra", "scratch")
+# The figure's columns: each trained pruned variant beside the original and its controls, the structured
+# model before its fine-tune last.
+COLUMNS = ("original", "unstructured", "unstructured_random", "structured_finetuned", "structured_random", "scratch",
+           "dense_extra", "structured")
 MAX_FIGURE_IMAGES = 32  # rows of the figure: about 250 pixels each at its resolution
 
 
@@ -24,6 +26,7 @@ MAX_FIGURE_IMAGES = 32  # rows of the figure: about 250 pixels each at its resol
 class Gradcam:
     num_images: int = setting(config.int_in(1, MAX_FIGURE_IMAGES, " (the figure shows one row per image)"))
     target_layer: str = setting(config.layer_name)
+    method: str = setting(config.choice(*gradcam.METHODS))
     target: str = setting(config.choice("predicted", "true"))
     include_unfinetuned: bool = setting(config.boolean)
     agreement_images: int = setting(config.positive_int)
@@ -53,11 +56,12 @@ def main():
     loaded = {v: models.load_checkpoint(getattr(args, v), device)[0] for v in shown}  # all checked before any work
     batch_size = params.measure.batch_size
     cams = {v: gradcam.compute_cams(model, p.target_layer, picked["images"],
-                                    picked["labels"] if p.target == "true" else None, batch_size)
+                                    picked["labels"] if p.target == "true" else None, batch_size, p.method)
             for v, model in loaded.items()}
 
     rows = min(p.num_images, n)
     save_torch({"images": picked["images"][:rows], "labels": picked["labels"][:rows], "classes": test["classes"],
+                "method": p.method, "layer": p.target_layer,
                 "columns": [{"title": VARIANTS[v]["title"], "cams": c[:rows], "predictions": pred[:rows],
                              "confidences": conf[:rows]} for v, (c, pred, conf) in cams.items()]},
                args.figure_data)
@@ -78,7 +82,9 @@ def scores(loaded, cams, picked, p, seed, batch_size):
     images, labels = picked["images"], picked["labels"]
     agreeing, faithful = min(p.agreement_images, len(labels)), min(p.faithfulness_images, len(labels))
     ref_cams, ref_preds, _ = cams["original"]
-    metrics = {"images": agreeing, "faithfulness_images": faithful, "road_percentiles": p.road_percentiles}
+    size = gradcam.map_size(p.target_layer, images.shape[-1])
+    metrics = {"method": p.method, "layer": p.target_layer, "map_size": [size, size], "images": agreeing,
+               "faithfulness_images": faithful, "road_percentiles": p.road_percentiles}
 
     def faithfulness(model, maps, preds):  # each model's CAMs explain its predicted (or the true) class
         torch.manual_seed(seed)  # the same imputation noise for every variant

@@ -1,17 +1,21 @@
-"""structured_finetune: fine-tune the physically smaller model to recover accuracy ->
-models/vgg11_cifar10_structured_pruned_finetuned.pth and its training curves."""
+"""structured_finetune: the physically smaller model trained to recover accuracy (the recovery recipe,
+distilled from the baseline where it says so) -> models/vgg11_cifar10_structured_pruned_finetuned.pth and
+its training curves."""
 from lib import models, stage
-from lib.errors import run
-from lib.train import Recipe, fit
+from lib.errors import param, run
+from lib.train import BASELINE_RECIPE, Recovery, fit, recovery
 
-PARAMS = {**stage.COMMON, "structured_finetune": Recipe}
+PARAMS = {**stage.COMMON, "finetune": BASELINE_RECIPE, "recovery": Recovery}
 
 
 def main():
-    args, params, device, data = stage.start(__doc__, ["--data", "--model", "--out", "--live"], PARAMS,
+    args, params, device, data = stage.start(__doc__, ["--data", "--model", "--teacher", "--out", "--live"], PARAMS,
                                              splits=("train", "val"))
     model, ckpt = models.load_checkpoint(args.model, device)
-    history = fit(model, data, params.structured_finetune, params.seed, params.measure.batch_size, args.live)
+    teacher = models.load_checkpoint(args.teacher, device)[0] if params.recovery.distill_weight else None
+    with param("recovery.epochs"):
+        training = recovery(params.finetune, params.recovery, teacher)
+    history = fit(model, data, training, params.seed, params.measure.batch_size, args.live)
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     print(f"validation accuracy {history[-1]['val_accuracy']:.2f}% -> {args.out}")
 

@@ -1,19 +1,18 @@
 """structured_random: the random-pruning control of the structured variant: the variant's own filter
-counts (its chosen ratios and round_to), filters chosen at random (seeded) instead of by the
-criterion, the same batch-norm recalibration and the same recovery fine-tune (structured_finetune's
-recipe). Where it matches the variant, the criterion chose nothing better than the counts did."""
+counts (its chosen ratios and round_to), filters chosen at random (seeded) instead of by the criterion,
+the same batch-norm recalibration and the same recovery. Where it matches the variant, the criterion chose
+nothing better than the counts did."""
 import torch
 
 from lib import config, models, stage
 from lib.batchnorm import Recalibration
-from lib.errors import UserError, run
+from lib.errors import UserError, param, run
 from lib.io import load_json, save_json
 from lib.pruning.structured import StructuredPrune, filter_scores, smaller
-from lib.train import Recipe, fit
+from lib.train import BASELINE_RECIPE, Recovery, fit, recovery
 
-PARAMS = {**stage.COMMON, "finetune": config.part(Recipe, "batch_size"),  # of the batch-norm recalibration batches
-          "structured_prune": config.part(StructuredPrune, "round_to", "bn_recalibration_batches"),
-          "structured_finetune": Recipe}
+PARAMS = {**stage.COMMON, "finetune": BASELINE_RECIPE, "recovery": Recovery,
+          "structured_prune": config.part(StructuredPrune, "round_to", "bn_recalibration_batches")}
 
 
 def main():
@@ -29,7 +28,9 @@ def main():
     if arch["filters"] != chosen["filters_after"]:
         raise UserError(f"{args.chosen} gives filter counts {chosen['filters_after']}, but its ratios with "
                         f"structured_prune.round_to = {p.round_to} give {arch['filters']}: re-run structured_prune")
-    history = fit(model, data, params.structured_finetune, seed, params.measure.batch_size, args.live)
+    with param("recovery.epochs"):
+        training = recovery(params.finetune, params.recovery, baseline)
+    history = fit(model, data, training, seed, params.measure.batch_size, args.live)
     models.save_checkpoint(args.out, model, arch, classes=ckpt.get("classes"))
     save_json({"filters": dict(zip(models.layer_names(model), arch["filters"]))}, args.record)
     print(f"random filters at the variant's counts {arch['filters']}: validation accuracy "

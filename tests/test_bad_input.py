@@ -225,9 +225,9 @@ CASES = [
                  ["models/vgg11_cifar10_structured_pruned.pth is not a checkpoint of this project"],
                  id="scratch-foreign-checkpoint"),
     # structured_finetune
-    pytest.param("structured_finetune", params(structured_finetune__batch_size=41),
-                 ["params.yaml: structured_finetune.batch_size: a training batch of 41 images is larger than the "
-                  "training split (40 images); use at most 40"], id="recovery-batch-larger-than-the-split"),
+    pytest.param("structured_finetune", params(recovery__schedule="rewind", recovery__epochs=5),
+                 ["params.yaml: recovery.epochs: learning-rate rewinding replays the last epochs of the baseline's 1",
+                  "cannot rewind that far"], id="rewind-beyond-the-baseline"),
     # evaluate: every checkpoint and record checked before any is measured
     pytest.param("evaluate", written("reports/records/scratch.json", '{"epochs": 9'),
                  ["cannot read stage record reports/records/scratch.json: it is not valid JSON"],
@@ -287,7 +287,7 @@ def test_linear_sparsity_applies_beside_an_explicit_mapping(template, tmp_path):
     folder = clone_project(template, tmp_path / "project")
     for mapping, fc1 in [({"conv1": 0.5}, 0.25), ({"conv1": 0.5, "fc1": 0.75}, 0.75)]:
         params(unstructured_prune__sparsities=mapping, unstructured_prune__linear_sparsity=0.25,
-               unstructured_prune__schedule="oneshot", unstructured_prune__finetune_epochs=0)(folder)
+               unstructured_prune__schedule="oneshot", recovery__epochs=1)(folder)
         code, stderr = run_stage_here(folder, "unstructured_prune")
         assert code == 0, stderr
         layers = json.loads((folder / "reports/unstructured_sparsities.json").read_text())["achieved"]

@@ -89,7 +89,9 @@ def test_structured_target(value, ok):
     ("structured_prune", "target_kind", "flops", "macs, params"),
     ("structured_prune", "allocation", "global", "sensitivity, uniform, per_layer"),
     ("structured_prune", "round_to", 0, "a positive integer"),
-    ("dense_extra", "epochs", 0, "a positive integer"),
+    ("recovery", "epochs", 0, "a positive integer"),
+    ("recovery", "schedule", "step", "cosine, onecycle, rewind"),
+    ("recovery", "distill_weight", 1.5, "a number in [0, 1]"),
 ])
 def test_bad_pruning_values(tmp_path, section, key, value, expected):
     with pytest.raises(UserError) as err:
@@ -98,7 +100,6 @@ def test_bad_pruning_values(tmp_path, section, key, value, expected):
 
 
 @pytest.mark.parametrize("values,expected", [
-    ({"schedule": "gradual", "finetune_epochs": 0}, "set finetune_epochs > 0"),
     ({"schedule": "gradual", "target": None}, "gradual pruning is driven by a target"),
 ])
 def test_rules_between_keys(tmp_path, values, expected):
@@ -109,20 +110,6 @@ def test_rules_between_keys(tmp_path, values, expected):
     params["unstructured_prune"]["schedule"] = "oneshot"
     params["unstructured_prune"]["target"] = None
     assert load_params("unstructured_prune", path=write(tmp_path, params))  # one-shot: both are fine
-
-
-def test_controls_train_as_long_as_the_variants_they_control(tmp_path):
-    """dense_extra refuses a training budget unlike the recovery epochs of the variants it controls,
-    naming every budget, unless allow_unequal_budget is set (a rule between sections, checked before any work)."""
-    from stages.dense_extra import PARAMS, check_budgets
-    params = yaml.safe_load(yaml.safe_dump(GOOD))
-    check_budgets(config.load(PARAMS, path=write(tmp_path, params)))  # the committed budgets are equal
-    params["structured_finetune"]["epochs"] = params["dense_extra"]["epochs"] + 1
-    with pytest.raises(UserError, match=r"dense_extra.epochs = 10, structured_finetune.epochs = 11, "
-                                        r"unstructured_prune.finetune_epochs = 10 differ.*allow_unequal_budget: true"):
-        check_budgets(config.load(PARAMS, path=write(tmp_path, params)))
-    params["dense_extra"]["allow_unequal_budget"] = True
-    check_budgets(config.load(PARAMS, path=write(tmp_path, params)))
 
 
 def test_recovery_recipes_are_the_baselines_with_changes():

@@ -25,26 +25,40 @@ def blank(cams):
     return cams.flatten(1).std(1) == 0
 
 
-@pytest.mark.parametrize("arch", ["vgg11", "vgg11_bn"])
-@pytest.mark.parametrize("head", ["cifar", "imagenet"])
-def test_default_layer_cams_are_not_blank(arch, head):
+@pytest.mark.parametrize("arch,head", [("vgg11", "cifar"), ("vgg11_bn", "cifar"), ("vgg11_bn", "imagenet")])
+@pytest.mark.parametrize("layer", ["conv4", "conv6", "conv8"])
+@pytest.mark.parametrize("method", sorted(gradcam.METHODS))
+def test_cams_at_the_layers_resolution_are_not_blank(arch, head, layer, method):
     model = small_model(arch, head)
-    cams, preds, confs = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, images(), None)
-    assert cams.shape == (12, 32, 32) and preds.shape == confs.shape == (12,)
+    cams, preds, confs = gradcam.compute_cams(model, layer, images(), None, method=method)
+    size = gradcam.map_size(layer)
+    assert cams.shape == (12, size, size) and preds.shape == confs.shape == (12,)
     assert cams.min() >= 0 and cams.max() <= 1
     assert not blank(cams).any()
     assert ((confs > 0) & (confs <= 1)).all()
 
 
-def test_default_layer_is_2x2_and_last_pool_is_1x1_and_blank():
+def test_map_sizes_are_the_relu_outputs_and_the_last_pool_is_1x1_and_blank():
     model, shapes = small_model(), {}
     last_pool = [m for m in model.features if isinstance(m, nn.MaxPool2d)][-1]
-    for name, module in (("relu", gradcam.target_module(model, gradcam.DEFAULT_LAYER)), ("pool", last_pool)):
+    modules = {name: gradcam.target_module(model, name) for name in models.layer_names(model)}
+    for name, module in [*modules.items(), ("pool", last_pool)]:
         module.register_forward_hook(lambda m, i, out, name=name: shapes.update({name: tuple(out.shape[-2:])}))
     model(torch.zeros(1, 3, 32, 32))
-    assert shapes == {"relu": (2, 2), "pool": (1, 1)}
-    with GradCAM(model=model, target_layers=[last_pool]) as cam:  # why the default is not the pool
+    assert shapes == {**{name: (gradcam.map_size(name),) * 2 for name in modules}, "pool": (1, 1)}
+    assert [gradcam.map_size(name) for name in modules] == [32, 16, 8, 8, 4, 4, 2, 2]
+    with GradCAM(model=model, target_layers=[last_pool]) as cam:  # why no CAM is read off the last pool
         assert blank(torch.from_numpy(cam(input_tensor=images().float() / 255, targets=None))).all()
+
+
+def test_native_maps_upsampled_are_pytorch_grad_cams_image_sized_maps():
+    """to_image of a map at its layer's resolution is what pytorch-grad-cam itself returns at the image's
+    size (its min-max scaling, then OpenCV's bilinear resize): the maps faithfulness scores are the library's."""
+    model, x = small_model(), images(5)
+    native, _, _ = gradcam.compute_cams(model, "conv4", x, None)
+    with GradCAM(model=model, target_layers=[gradcam.target_module(model, "conv4")]) as cam:
+        full = torch.from_numpy(cam(input_tensor=normalize(x), targets=None))
+    torch.testing.assert_close(gradcam.to_image(native, 32), full, atol=1e-5, rtol=0)
 
 
 def test_target_module_is_the_relu_after_bn_or_conv():
@@ -83,7 +97,7 @@ def test_targets_true_class_and_validation():
 
 def test_agreement_of_a_model_with_itself_is_perfect():
     cams, preds, _ = gradcam.compute_cams(small_model(), "conv8", images(), None)
-    cams = torch.cat([cams, torch.zeros(1, 32, 32)])  # a blank map must not give NaN
+    cams = torch.cat([cams, torch.zeros(1, 2, 2)])  # a blank map must not give NaN
     preds = torch.cat([preds, torch.tensor([3])])
     result = gradcam.agreement(cams, cams.clone(), preds, preds.clone(), top_k=0.1)
     assert result == {"cam_correlation_mean": 1.0, "cam_correlation_std": 0.0,
@@ -119,22 +133,27 @@ def test_pick_images_one_per_class_first_and_deterministic():
 
 def test_figure_grid_and_title_colours(tmp_path):
     n, labels = 5, torch.tensor([0, 1, 2, 3, 4])
-    cams = torch.rand(n, 32, 32)
+    cams = torch.rand(n, 4, 4)
     columns = [("original", cams, torch.tensor([0, 1, 2, 3, 4]), torch.full((n,), 0.9)),
                ("unstructured", cams, torch.tensor([0, 9, 2, 9, 4]), torch.full((n,), 0.5)),
                ("structured", cams, torch.tensor([9, 9, 9, 9, 9]), torch.full((n,), 0.25))]
     path = tmp_path / "grad_cam_comparison.png"
-    data = {"images": images(n), "labels": labels, "classes": CLASSES,
+    data = {"images": images(n), "labels": labels, "classes": CLASSES, "method": "gradcam", "layer": "conv6",
             "columns": [{"title": t, "cams": c, "predictions": p, "confidences": f} for t, c, p, f in columns]}
     fig = plots.grad_cam_figure(data, str(path))
-    assert path.stat().st_size > 0
-    assert len(fig.axes) == n * 4  # rows = images, columns = the image + one per model
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(fig.axes) == n * 4 + 1  # rows = images, columns = the image + one per model; the colour bar
+    assert "4x4 maps on 32x32 images" in fig.get_suptitle()
     grid = [fig.axes[r * 4:(r + 1) * 4] for r in range(n)]
     green, red = (matplotlib.colors.to_hex(c) for c in (plots.CORRECT, plots.WRONG))
     for r in range(n):
         assert grid[r][0].get_title() == f"image\ntrue: {CLASSES[r]}"
-        assert grid[r][0].images[0].get_array().shape == (128, 128, 3)  # upsampled for display
-        for c, (title, _, preds, confs) in enumerate(columns, start=1):
+        shown = grid[r][0].images[0]
+        assert shown.get_array().shape == (32, 32, 3) and shown.get_interpolation() == "nearest"  # pixel for pixel
+        for c, (title, maps, preds, confs) in enumerate(columns, start=1):
+            overlay = grid[r][c].images[1]
+            assert overlay.get_interpolation() == "nearest" and torch.equal(torch.as_tensor(overlay.get_array()),
+                                                                             maps[r])
             pred = int(preds[r])
             assert grid[r][c].get_title() == f"{title}\n{CLASSES[pred]} ({100 * float(confs[r]):.0f}%)"
             colour = matplotlib.colors.to_hex(grid[r][c].title.get_color())
@@ -143,14 +162,15 @@ def test_figure_grid_and_title_colours(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:__array_wrap__ must accept context:DeprecationWarning")  # grad-cam 1.5.7 + NumPy 2
 def test_faithfulness_matches_pytorch_grad_cam_road_combined():
-    """road_combined against pytorch-grad-cam's own ROADCombined on the same model, images and CAMs
-    (the imputation noise differs: both draw it, in another order); cam_keep_change against a hand
+    """road_combined against pytorch-grad-cam's own ROADCombined on the same model, images and CAMs (at the
+    images' resolution; the imputation noise differs: both draw it, in another order); cam_keep_change against a hand
     computation of the softmax probability change when the normalised image is multiplied by its CAM."""
     from pytorch_grad_cam.metrics.road import ROADCombined
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
     model, x = small_model(), images(6)
-    cams, preds, _ = gradcam.compute_cams(model, gradcam.DEFAULT_LAYER, x, None)
+    cams, preds, _ = gradcam.compute_cams(model, "conv6", x, None)
     scores = gradcam.faithfulness(model, x, cams, preds, [30, 70], batch_size=4)
+    cams = gradcam.to_image(cams, 32)  # what is scored: the 4x4 maps upsampled to the images
     assert set(scores) == {"road_morf", "road_lerf", "road_combined", "cam_keep_change"}
     assert all(v.shape == (6,) for v in scores.values())
     targets = [ClassifierOutputSoftmaxTarget(int(c)) for c in preds]

@@ -261,6 +261,9 @@ def test_a_timing_setting_reruns_only_timing(repo, params_put_back):
 
 
 def test_plots_render(repo, tmp_path):
+    template = repo / "web/build/plots.html"  # the page template .dvc/config names (make setup builds it; git-ignored)
+    template.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(os.path.join(ROOT, "web/build/plots.html"), template)
     dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))  # outside the repo: nothing to commit by mistake
     assert (tmp_path / "plots" / "index.html").stat().st_size > 0
 
@@ -399,7 +402,7 @@ def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
 
     params = (repo / "params.yaml").read_text()
     set_params(repo, {"unstructured_prune": {"sparsities": "auto", "target": None, "budget": 1.0, "schedule": "oneshot",
-                                             "finetune_epochs": 0, "allocation": "sensitivity"},
+                                             "allocation": "sensitivity"},
                       "structured_prune": {"ratios": "auto", "target": None, "budget": 1.0}})
     dvc(repo, "repro", "unstructured_prune", "structured_prune")  # what the check reads, not what follows
     val = load_split(str(repo / "data/val.pt"))

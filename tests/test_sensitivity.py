@@ -7,6 +7,7 @@ from lib import models
 from lib.pruning import allocation, sensitivity
 from lib.pruning.structured import mask_filters
 from lib.pruning.unstructured import apply_unstructured
+from lib.batchnorm import Recalibration
 from lib.errors import UserError, param
 
 LEVELS = [0.3, 0.6, 0.9]
@@ -37,17 +38,21 @@ def setup():
     return model.train(), images, labels  # train mode: the sweep must evaluate in eval mode anyway
 
 
-def run(which, setup, layers, prune):
+def run(which, setup, layers, prune, recalibration=None):
     model, images, labels = setup
-    return which(model, {layer: LEVELS for layer in layers}, prune, {"images": images, "labels": labels}, 16)
+    return which(model, {layer: LEVELS for layer in layers}, prune, {"images": images, "labels": labels}, 16,
+                 recalibration)
 
 
 def assert_same(a, b):
     assert a["baseline"] == pytest.approx(b["baseline"], rel=1e-5)
     assert [(r["layer"], r["level"]) for r in a["records"]] == [(r["layer"], r["level"]) for r in b["records"]]
     for x, y in zip(a["records"], b["records"]):
-        assert x["accuracy"] == pytest.approx(y["accuracy"], abs=1e-9)
-        assert x["loss"] == pytest.approx(y["loss"], rel=1e-5)
+        assert set(x) == set(y)
+        for key in [k for k in x if k.startswith("accuracy")]:
+            assert x[key] == pytest.approx(y[key], abs=1e-9), key
+        for key in [k for k in x if k.startswith("loss")]:
+            assert x[key] == pytest.approx(y[key], rel=1e-5), key
 
 
 @pytest.mark.parametrize("prune, layers", [
@@ -60,6 +65,22 @@ def test_cached_sweep_equals_naive_sweep(setup, prune, layers):
     assert len(cached["records"]) == len(layers) * len(LEVELS)
     assert all(0 <= r["accuracy"] <= 100 for r in cached["records"])
     assert len({r["loss"] for r in cached["records"]}) > 1  # pruning changed the outputs
+
+
+@pytest.mark.parametrize("prune, layers", [
+    (unstructured, ["conv1", "conv5", "conv2", "conv8", "fc1"]),
+    (structured, [f"conv{k}" for k in range(1, 9)]),
+])
+def test_a_recalibrated_sweep_equals_whole_models_recalibrated(setup, prune, layers):
+    """With batch-norm recalibration, each cached level scores what recalibrating the whole pruned copy
+    (lib.batchnorm.recalibrate_batchnorm on the same training batches) and evaluating it gives, and the
+    score before it."""
+    train = {"images": torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8,
+                                     generator=torch.Generator().manual_seed(1)), "labels": torch.arange(64) % 10}
+    how = Recalibration(train, 3, 16, seed=0)
+    cached = run(sensitivity.sweep, setup, layers, prune, how)
+    assert_same(cached, run(naive_sweep, setup, layers, prune, how))
+    assert any(r["loss"] != r["loss_before_recalibration"] for r in cached["records"])
 
 
 def test_sweep_never_mutates_the_baseline(setup):

@@ -20,25 +20,21 @@ ALLOCATIONS = ("global", "lamp", "uniform", "sensitivity", "per_layer")
 
 @dataclasses.dataclass(frozen=True)
 class UnstructuredPrune:
-    """The unstructured_prune section: owned by that stage; its random control reads the schedule and
-    fine-tune, the sweep and the trade-off curves the criterion, dense_extra the fine-tune's epochs."""
+    """The unstructured_prune section: owned by that stage; its random control reads the schedule, the
+    sweep and the trade-off curves the criterion and the recalibration."""
     sparsities: object = setting(config.per_layer)
     target: float = setting(config.optional(config.open_fraction))
     budget: float = setting(config.non_negative_number)
     allocation: str = setting(config.choice(*ALLOCATIONS))
     criterion: str = setting(config.choice(*CRITERIA))
     linear_sparsity: float = setting(config.fraction)
+    bn_recalibration_batches: int = setting(config.non_negative_int)
     schedule: str = setting(config.choice("oneshot", "gradual"))
-    finetune_epochs: int = setting(config.non_negative_int)
-    lr: float = setting(config.positive_number)
     gradual_initial: float = setting(config.fraction)
     gradual_ramp: float = setting(config.fraction_up_to_one)
     gradual_every: int = setting(config.positive_int)
 
     def __post_init__(self):
-        if self.schedule == "gradual" and self.finetune_epochs == 0:
-            raise config.Refused("schedule: gradual raises the sparsity during the masked fine-tune; set "
-                                 "finetune_epochs > 0")
         if self.schedule == "gradual" and self.sparsities == "auto" and self.target is None \
                 and self.allocation != "per_layer":
             raise config.Refused("gradual pruning is driven by a target: set target (target: null searches the "
@@ -75,7 +71,8 @@ def prune_layer(model, layer, level, criterion="magnitude", generator=None):
 
 def one_shot(model, levels, criterion, seed):
     """A copy of `model` pruned at once to `levels` by `criterion` (random draws from a generator seeded with
-    `seed`): what the sweep, the trade-off curves and the budget search measure."""
+    `seed`): what the trade-off curves and the budget search measure, after a batch-norm recalibration
+    (lib.batchnorm)."""
     return apply_unstructured(copy.deepcopy(model), levels, criterion, torch.Generator().manual_seed(seed))
 
 
