@@ -316,9 +316,9 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
 
 @pytest.mark.parametrize("section,key,value,allowed", [
     ("finetune", "epochs", 0, "a positive integer"),
-    ("structured_finetune", "epochs", -2, "a positive integer"),
+    ("recovery", "epochs", -2, "a positive integer"),
     ("finetune", "batch_size", 0, "a positive integer"),
-    ("structured_finetune", "batch_size", -32, "a positive integer"),
+    ("finetune", "batch_size", -32, "a positive integer"),
     ("measure", "batch_size", 0, "a positive integer"),
     ("model", "head", "resnet", "one of: cifar, imagenet"),
     ("model", "width", 0, "a number in (0, 1]"),
@@ -380,12 +380,12 @@ def test_params_file_that_is_not_a_mapping(tmp_path, text, kind):
 
 def test_misspelt_key_inside_a_section(tmp_path):
     edited = yaml.safe_load(yaml.safe_dump(GOOD))
-    edited["structured_finetune"]["shedule"] = edited["structured_finetune"].pop("schedule")
+    edited["recovery"]["shedule"] = edited["recovery"].pop("schedule")
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(edited))
-    with pytest.raises(UserError, match=r"unknown key structured_finetune\.shedule\. Did you mean 'schedule'\? "
-                                        r"Allowed keys in structured_finetune: epochs, batch_size"):
-        load_params("structured_finetune", path=str(path))
+    with pytest.raises(UserError, match=r"unknown key recovery\.shedule\. Did you mean 'schedule'\? "
+                                        r"Allowed keys in recovery: epochs, lr, schedule"):
+        load_params("recovery", path=str(path))
 
 
 # --- safe loading -------------------------------------------------------------------------------
