@@ -35,10 +35,17 @@ PREFIX := seeds
 EXP_PARAMS :=
 
 .PHONY: setup test demo bench seeds results
+# The environment: the Python packages, then the plots page's libraries (vega, vega-lite, vega-embed from npm, the
+# versions web/package-lock.json pins, in web/node_modules) inlined into the page template `dvc plots show` and
+# `dvc plots diff` fill (web/build/plots.html, plots.html_template in .dvc/config): the page draws offline.
 setup: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt web/package.json web/package-lock.json web/plots.html web/inline.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@command -v npm >/dev/null || { echo "make setup needs npm (Node.js) for the plots page's libraries:" \
+		"apt-get install npm, or https://nodejs.org"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	$(PY) web/inline.py
 	touch $@
 
 test: setup
@@ -55,10 +62,11 @@ demo: setup
 	@echo; cat reports/comparison.md; echo
 	@echo "Demo finished. Models in models/, one metrics row per variant in reports/metrics/ (dvc metrics show),"
 	@echo "evaluations in reports/eval/, timing in reports/timing.json, figures in"
-	@echo "reports/*.png (Grad-CAM: reports/grad_cam_comparison.png); all curves and figures on one page:"
-	@echo "dvc plots show (writes dvc_plots/index.html)."
+	@echo "reports/*.png (Grad-CAM: reports/grad_cam_comparison.png)."
 	@echo "NOTE: params.yaml now holds the demo's settings (git diff params.yaml); the run is also"
 	@echo "saved as a DVC experiment (dvc exp show). Return to the CIFAR-10 defaults: git checkout params.yaml"
+	@echo; echo "All curves and figures on one page, drawn offline (dvc plots show; open it in a browser):"
+	@dvc plots show
 
 seeds: setup
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make seeds needs the git clone of this project"; exit 1; }

@@ -1,11 +1,11 @@
 """params.yaml, typed. Each section is a frozen dataclass declared once: beside the stage that owns it, or
-in the lib module that every stage reading it runs anyway (lib.train's Recipe and Recovery,
-lib.pruning.unstructured's and lib.pruning.structured's sections, lib.stage.Measure); the top-level keys are Run, here. Each field carries
-the check of its values. A stage names what it reads in PARAMS ({section: its dataclass, or `part` of one;
-TOP: the top-level keys}); load() validates exactly that before any work and returns typed values. A wrong
-key or value stops the stage with a message naming the key, the value and what is allowed. tools/dvcyaml.py
-derives each stage's dvc.yaml `params` from the same declarations, and tools/paramdoc.py
-docs/parameters.md.
+in the lib module that every stage reading it runs anyway (lib.train's Recipe and Recovery, the sections
+of lib.pruning.unstructured and lib.pruning.structured, lib.stage.Measure); the top-level keys are Run,
+here. Each field carries the check of its values. A stage names what it reads in PARAMS ({section: its
+dataclass, or `part` of one; TOP: the top-level keys}); load() validates exactly that before any work and
+returns typed values. A wrong key or value stops the stage with a message naming the key, the value and
+what is allowed. tools/dvcyaml.py derives each stage's dvc.yaml `params` from the same declarations, and
+tools/paramdoc.py docs/parameters.md.
 
 params.yaml is read as YAML 1.2, as DVC reads it (`2e-3` and `1e9` are numbers, not strings)."""
 import dataclasses

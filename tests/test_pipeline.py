@@ -261,9 +261,6 @@ def test_a_timing_setting_reruns_only_timing(repo, params_put_back):
 
 
 def test_plots_render(repo, tmp_path):
-    template = repo / "web/build/plots.html"  # the page template .dvc/config names (make setup builds it; git-ignored)
-    template.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(os.path.join(ROOT, "web/build/plots.html"), template)
     dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))  # outside the repo: nothing to commit by mistake
     assert (tmp_path / "plots" / "index.html").stat().st_size > 0
 

@@ -30,7 +30,8 @@ from lib.timing import KEYS as TIMING_KEYS
 from lib.variants import VARIANTS
 
 CODE = ["dvc.yaml", "params.yaml", "lib", "stages"]  # what a stage run alone needs
-PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]  # a DVC repo
+PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore",
+                        "web/build/plots.html"]  # a DVC repo, and the plots page's template (make setup builds it)
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
           "structured_prune", "structured_finetune", "unstructured_random", "structured_random", "dense_extra",
           "scratch", "evaluate", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "export_onnx", "timing",
