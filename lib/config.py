@@ -23,8 +23,8 @@ TOP = None  # the PARAMS entry of the top-level keys (seed, device, precision, d
 # Every top-level name params.yaml may hold, in its order (tests/test_deps.py checks this against the
 # declarations): an unknown one is refused by every stage, with a close-match hint.
 SECTIONS = ("seed", "device", "precision", "deterministic", "data", "model", "finetune", "recovery", "measure",
-            "timing", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity", "structured_prune",
-            "unstructured_tradeoff", "structured_tradeoff", "gradcam")
+            "timing", "quantize", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
+            "structured_prune", "unstructured_tradeoff", "structured_tradeoff", "gradcam")
 
 
 class Refused(Exception):

@@ -1,6 +1,7 @@
 """What every model variant reports, under the same JSON keys, measured from its checkpoint by the
 evaluate stage: accuracy, parameters, nonzero parameters, size on disk and MACs, and against the
-baseline, compression and accuracy drops (timing is apart, in lib/timing.py)."""
+baseline, compression and accuracy drops; and the accuracy of its deployed forms, float and int8, in
+onnxruntime (timing is apart, in lib/timing.py)."""
 import os
 
 import torch
@@ -8,7 +9,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lib import precision
 from lib.io import load_json
-from lib.train import evaluate
+from lib.data import batches
+from lib.onnx_export import runner, session
+from lib.train import evaluate, score
 
 KEYS = ("val_accuracy", "test_accuracy", "test_loss", "params", "nonzero_params", "size_bytes", "macs")
 
@@ -48,6 +51,14 @@ def measure(model, checkpoint_path, data, batch_size):
         "macs": macs(model),
         **precision.current(data["test"]["labels"].device),
     }
+
+
+def deployed_accuracy(path, data, batch_size):
+    """{"val_accuracy", "test_accuracy"} of an ONNX model (float or int8) in onnxruntime, through the same
+    evaluation as every model (lib.train.score, the session as the forward function)."""
+    forward, device = runner(session(path)), data["test"]["labels"].device
+    return {f"{name}_accuracy": score(forward, batches(data[name]["images"], data[name]["labels"], batch_size),
+                                      device)["accuracy"] for name in ("val", "test")}
 
 
 def read_metrics(path):

@@ -39,12 +39,18 @@ def session(path, threads=None):
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    try:
+        return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own Fail, InvalidProtobuf, NoSuchFile ...
+        reason = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
+        raise UserError(f"cannot load the ONNX model {path}: it is missing, truncated or not an ONNX model "
+                        f"onnxruntime runs ({reason}); regenerate it (dvc repro) or fetch it (dvc pull)") from err
 
 
 def runner(sess):
-    """forward(x): the session's logits for a CPU tensor batch, as a tensor."""
-    return lambda x: torch.from_numpy(sess.run([OUTPUT], {INPUT: np.ascontiguousarray(x.numpy())})[0])
+    """forward(x): the session's logits for a tensor batch (on any device), as a tensor on that device."""
+    return lambda x: torch.from_numpy(sess.run([OUTPUT], {INPUT: np.ascontiguousarray(x.detach().cpu().numpy())})[0]
+                                      ).to(x.device)
 
 
 def check(model, sess, name, images):

@@ -16,15 +16,27 @@ BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 _chosen = {}  # the stage's choice: {"precision", "memory_format"}, set by use()
 
 
-def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
-    """Whether this CPU computes in bf16 natively (a flag of BF16_CPU_FLAGS in /proc/cpuinfo; False
-    where there is no such file, e.g. off Linux: fp32 is the safe choice)."""
+VNNI_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # 8-bit dot products without saturation
+
+
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The instruction-set flags of this CPU (/proc/cpuinfo; none where there is no such file, e.g. off Linux)."""
     try:
         with open(cpuinfo) as f:
-            flags = {word for line in f if line.startswith("flags") for word in line.split()}
+            return {word for line in f if line.startswith("flags") for word in line.split()}
     except OSError:
-        return False
-    return any(flag in flags for flag in BF16_CPU_FLAGS)
+        return set()
+
+
+def cpu_has_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU computes in bf16 natively (a flag of BF16_CPU_FLAGS; False where the flags are
+    unknown: fp32 is the safe choice)."""
+    return any(flag in cpu_flags(cpuinfo) for flag in BF16_CPU_FLAGS)
+
+
+def cpu_has_vnni(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU has 8-bit dot-product instructions (a flag of VNNI_CPU_FLAGS)."""
+    return any(flag in cpu_flags(cpuinfo) for flag in VNNI_CPU_FLAGS)
 
 
 def choose(setting, device):

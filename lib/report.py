@@ -7,23 +7,27 @@ from matplotlib.figure import Figure
 
 from lib.errors import UserError
 from lib.io import load_json, save_figure
+from lib.timing import resolved
 
 REQUIRED = ("test_accuracy", "params", "nonzero_params", "size_bytes", "macs")  # of every evaluation file
-SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one variant, accuracy, size, speed and
-    # the same-budget comparisons, one row within 160 columns in `dvc metrics show` (the rest: comparison.md)
+SUMMARY = [  # (metrics key, key in the row, decimals): the DVC metrics of one variant, accuracy, size, speed (in
+    # PyTorch, and deployed in int8) and the same-budget comparisons, one row within 160 columns in `dvc metrics
+    # show` (the rest, MACs and onnxruntime in float among it: comparison.md)
     ("test_acc", "test_accuracy", 2),
+    ("int8_acc", "int8_test_accuracy", 2),
     ("nonzero", "nonzero_params", None),
     ("size_mb", "smallest_mb", 3),
-    ("macs_m", "macs_m", 2),
     ("speedup", "latency_speedup", 2),
-    ("ort_speedup", "onnx_latency_speedup", 2),
+    ("int8", "int8_latency_speedup", 2),
     ("vs_dense_extra", "vs_dense_extra", 2),
     ("vs_scratch", "vs_scratch", 2),
     ("vs_random", "vs_random", 2),
 ]
+SPEEDUPS = {"latency_speedup": "pytorch", "onnx_latency_speedup": "onnx", "int8_latency_speedup": "onnx",
+            "int8_gain": "int8"}  # each against latencies in a runtime whose noise floor bounds it
 
 TABLES = {  # title: [(header, key in the row, format)]; each table within 120 columns
-    "Accuracy, size and speed": [
+    "Accuracy and size": [
         ("variant", "variant", "{}"),
         ("test acc.", "test_accuracy", "{:.2f}"),
         ("vs dense_extra", "vs_dense_extra", "{:+.2f}"),
@@ -33,8 +37,17 @@ TABLES = {  # title: [(header, key in the row, format)]; each table within 120 c
         ("MB", "smallest_mb", "{:.2f}"),
         ("MACs (M)", "macs_m", "{:.1f}"),
         ("eff. MACs", "effective_macs_m", "{:.1f}"),
+    ],
+    "Deployment: CPU batch-1 speed and int8": [
+        ("variant", "variant", "{}"),
         ("speedup", "latency_speedup", "{:.2f}x"),
         ("ORT", "onnx_latency_speedup", "{:.2f}x"),
+        ("ORT int8", "int8_latency_speedup", "{:.2f}x"),
+        ("int8 over float", "int8_gain", "{:.2f}x"),
+        ("ORT acc.", "onnx_test_accuracy", "{:.2f}"),
+        ("int8 acc.", "int8_test_accuracy", "{:.2f}"),
+        ("int8 drop", "int8_drop", "{:+.2f}"),
+        ("int8 MB", "int8_mb", "{:.2f}"),
     ],
     "Attention and faithfulness": [
         ("variant", "variant", "{}"),
@@ -61,9 +74,11 @@ def load_metrics(paths, keys=REQUIRED):
 
 def rows(metrics, agreement, controls=None, timing=None):
     """One row per variant (the first is the baseline) with the table's keys; `agreement` is
-    gradcam.json and `timing` timing.json, keyed by variant; `controls` maps a variant to the controls
+    gradcam.json and `timing` timing.json, keyed by variant (and its noise_floor per runtime: a speedup
+    within it of 1.00x is listed in the row's `unresolved`); `controls` maps a variant to the controls
     it is compared with, by column ({"unstructured": {"dense_extra": "dense_extra", "random":
     "unstructured_random"}} adds vs_dense_extra and vs_random: its test accuracy minus that control's)."""
+    floors = (timing or {}).get("noise_floor", {})
     base = next(iter(metrics.values()))
     table = []
     for variant, m in metrics.items():
@@ -75,6 +90,10 @@ def rows(metrics, agreement, controls=None, timing=None):
             row["sparse_mb"] = row["smallest_mb"] = m["sparse_size_bytes"] / 1e6
         if "effective_macs" in m:
             row["effective_macs_m"] = m["effective_macs"] / 1e6
+        if "int8_size_bytes" in m:
+            row["int8_mb"] = m["int8_size_bytes"] / 1e6
+        row["unresolved"] = [key for key, runtime in SPEEDUPS.items()
+                             if key in row and runtime in floors and not resolved(row[key], floors[runtime])]
         for column, control in (controls or {}).get(variant, {}).items():
             row[f"vs_{column}"] = m["test_accuracy"] - metrics[control]["test_accuracy"]
         table.append(row)
@@ -101,7 +120,8 @@ def markdown(rows_):
     variant has no value)."""
     out = []
     for title, columns in TABLES.items():
-        cells = [[fmt.format(row[key]) if key in row else "-" for _, key, fmt in columns] for row in rows_]
+        cells = [[("~" if key in row.get("unresolved", ()) else "") + fmt.format(row[key]) if key in row else "-"
+                  for _, key, fmt in columns] for row in rows_]
         out += [f"## {title}", "", *table([h for h, _, _ in columns], cells), ""]
     return "\n".join(out)
 

@@ -10,7 +10,6 @@ import statistics
 import time
 
 import torch
-from torch.fx.experimental.optimization import fuse
 
 KEYS = ("latency_ms", "latency_iqr_ms", "throughput_ips", "latency_speedup", "latency_speedup_iqr",
         "throughput_speedup")  # what time_interleaved() reports per variant
@@ -20,6 +19,7 @@ def deployed(model, fold_batchnorm):
     """`model` on the CPU in eval mode as it would be deployed for inference: with fold_batchnorm, each
     batch norm folded into the conv before it (torch.fx's fuse: the same outputs up to rounding, one
     layer fewer to run per conv)."""
+    from torch.fx.experimental.optimization import fuse  # torch.fx: only where a model is deployed
     model = model.cpu().eval()
     return fuse(model) if fold_batchnorm else model
 
@@ -70,3 +70,16 @@ def time_interleaved(models, baseline, cfg, image_size=32):
                      "latency_speedup": base / latency, "latency_speedup_iqr": _iqr(per_round),
                      "throughput_speedup": base_batch / statistics.median(batch[name])}
     return out
+
+
+def noise_floor(latencies, groups):
+    """The timing's noise floor: variants in one of `groups` (lists of names of one architecture) compute the
+    same operations, so the relative spread of their `latencies` ({name: ms}), max / min - 1, is the
+    measurement's; the largest over the groups (0 where no group has two variants)."""
+    spreads = [max(latencies[v] for v in g) / min(latencies[v] for v in g) - 1 for g in groups if len(g) > 1]
+    return max(spreads, default=0.0)
+
+
+def resolved(speedup, floor):
+    """Whether a speedup (a ratio of latencies) differs from 1 by more than the noise floor."""
+    return abs(speedup - 1) > floor

@@ -4,6 +4,7 @@ two runs side by side, then, in the background beside the tests that share the f
 import filecmp
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -118,10 +119,10 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
         m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
         e = json.loads((repo / f"reports/eval/{name}.json").read_text())
         assert m["test_acc"] == round(e["test_accuracy"], 2) and f"{m['test_acc']:g}" in shown_row
-        assert m["nonzero"] == e["nonzero_params"] and m["macs_m"] == round(e["macs"] / 1e6, 2)
+        assert m["nonzero"] == e["nonzero_params"] and m["int8_acc"] == round(e["int8_test_accuracy"], 2)
         assert m["size_mb"] == round(e.get("sparse_size_bytes", e["size_bytes"]) / 1e6, 3)
         assert m["speedup"] == round(timing[variant]["latency_speedup"], 2)
-        assert m["ort_speedup"] == round(timing[variant]["onnx_latency_speedup"], 2)
+        assert m["int8"] == round(timing[variant]["int8_latency_speedup"], 2)
     dense = json.loads((repo / "reports/eval/dense_extra.json").read_text())
     for variant, controls in {v: spec["controls"] for v, spec in REGISTRY.items() if spec["controls"]}.items():
         m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
@@ -183,14 +184,22 @@ def test_tradeoff_curves_against_an_independent_pruning(repo):
 
 
 def test_timing_has_every_variant_against_the_baseline(repo):
+    """Every variant in PyTorch, onnxruntime and onnxruntime int8; int8 against the original float export and
+    against the variant's own; the noise floor of each runtime."""
     from lib.timing import KEYS
     timing = json.loads((repo / "reports/timing.json").read_text())
-    assert list(timing) == VARIANTS
+    assert list(timing) == VARIANTS + ["noise_floor"]
+    floors = timing.pop("noise_floor")
+    assert set(floors) == {"pytorch", "onnx", "int8"} and all(f >= 0 for f in floors.values())
+    int8 = {"int8_latency_ms", "int8_latency_iqr_ms", "int8_throughput_ips", "int8_latency_speedup",
+            "int8_throughput_speedup", "int8_gain", "int8_throughput_gain"}
     for variant, t in timing.items():
-        assert set(t) == set(KEYS) | {f"onnx_{k}" for k in KEYS} and t["latency_ms"] > 0 and t["throughput_ips"] > 0, \
-            variant
+        assert set(t) == set(KEYS) | {f"onnx_{k}" for k in KEYS} | int8 and t["latency_ms"] > 0 and \
+            t["throughput_ips"] > 0, variant
         assert t["latency_speedup"] == pytest.approx(timing["original"]["latency_ms"] / t["latency_ms"])
         assert t["onnx_latency_speedup"] == pytest.approx(timing["original"]["onnx_latency_ms"] / t["onnx_latency_ms"])
+        assert t["int8_latency_speedup"] == pytest.approx(timing["original"]["onnx_latency_ms"] / t["int8_latency_ms"])
+        assert t["int8_gain"] == pytest.approx(t["onnx_latency_ms"] / t["int8_latency_ms"])
     assert timing["original"]["latency_speedup"] == 1.0 and timing["original"]["latency_speedup_iqr"] == 0.0
     assert timing["original"]["onnx_latency_speedup"] == 1.0
 
@@ -417,8 +426,9 @@ def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
 
 
 OUTPUT_DIRS = ["data", "models", "reports"]
-TIMING_KEYS = {"speedup", "ort_speedup"}  # of the DVC metrics files reports/metrics/*.json
-TIMING_COLUMNS = {"speedup", "ORT"}  # of reports/comparison.md
+TIMING_KEYS = {"speedup", "int8"}  # of the DVC metrics files reports/metrics/*.json
+TIMING_COLUMNS = {"speedup", "ORT", "ORT int8", "int8 over float"}  # of reports/comparison.md
+NOISE_FLOORS = re.compile(r"\d+\.\d % \((pytorch|onnx|int8)\)")  # quoted in comparison.md's note
 
 
 def files(root):
@@ -436,7 +446,7 @@ def markdown_table(path, drop):
     """Each line of a markdown file as a list of cells (a table row) or of itself, without the cells of
     the columns whose header is in `drop` (each table's first row names its columns)."""
     out, keep = [], None
-    for line in path.read_text().splitlines():
+    for line in NOISE_FLOORS.sub("(noise floor)", path.read_text()).splitlines():
         if not line.startswith("|"):
             out.append([line])
             keep = None
@@ -450,12 +460,12 @@ def markdown_table(path, drop):
 def test_two_runs_are_identical(tiny_runs):
     """Two independent `dvc repro` runs of the tiny configuration (two fresh repos in different
     folders, on this CPU machine: tiny_runs) build every artifact byte for byte the same, except what
-    measures wall-clock time: reports/timing.json (nothing but times), the speedup key of the DVC
-    metrics files (TIMING_KEYS) and the latency and speedup columns of reports/comparison.md
-    (TIMING_COLUMNS). Data splits, models (.pth), the other JSON results, dvclive's curves and the
-    figures (PNG) are byte-identical. Both ran with one torch thread per process (tiny_project.sh);
-    runs with different thread counts are not compared. By now the shared repo has been through the
-    other tests: what they changed, they put back, and `dvc status` must say so."""
+    measures wall-clock time: reports/timing.json (nothing but times), the speedup keys of the DVC
+    metrics files (TIMING_KEYS), and the latency and speedup columns of reports/comparison.md
+    (TIMING_COLUMNS) and the noise floors its note quotes. Data splits, models (.pth, .onnx), the other
+    JSON results, dvclive's curves and the figures (PNG) are byte-identical. Both ran with one torch thread
+    per process (tiny_project.sh); runs with different thread counts are not compared. By now the shared
+    repo has been through the other tests: what they changed, they put back, and `dvc status` must say so."""
     first, second = tiny_runs
     assert "Data and pipelines are up to date" in dvc(first, "status")
     assert files(first) == files(second)

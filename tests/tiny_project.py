@@ -34,8 +34,8 @@ PROJECT_FILES = CODE + [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitign
                         "web/build/plots.html"]  # a DVC repo, and the plots page's template (make setup builds it)
 STAGES = ["download", "finetune", "unstructured_sensitivity", "unstructured_prune", "structured_sensitivity",
           "structured_prune", "structured_finetune", "unstructured_random", "structured_random", "dense_extra",
-          "scratch", "evaluate", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "export_onnx", "timing",
-          "compare", "figures"]
+          "scratch", "unstructured_tradeoff", "structured_tradeoff", "gradcam", "export_onnx", "quantize", "evaluate",
+          "timing", "compare", "figures"]
 # The tiny configuration of the end-to-end runs: the bundled digits, a few hundred images, an epoch or two.
 TINY = {
     "device": "cpu",  # byte-identical reruns are promised on the CPU
@@ -45,6 +45,7 @@ TINY = {
     "finetune": {"epochs": 2, "batch_size": 32, "lr": 0.05},
     "measure": {"batch_size": 100},
     "timing": {"latency_runs": 4, "warmup": 1, "throughput_batch": 16, "throughput_runs": 1},
+    "quantize": {"calibration_images": 64},
     "unstructured_sensitivity": {"sparsities": [0.5, 0.9]},
     "recovery": {"epochs": 1},
     "unstructured_prune": {"budget": 5.0, "gradual_every": 2},
@@ -191,9 +192,10 @@ def make_project(folder):
           json.dumps({"allocation": "global", "schedule": "gradual", "conv_sparsity": 0.5}))
     for name in ("unstructured", "structured_pruned", "structured_random", "dense_extra", "scratch"):
         write(folder / f"reports/records/{name}.json", "{}")
-    write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20, "faithfulness_images": 4}))
-    write(folder / "reports/timing.json", json.dumps({v: {key: 1.0 for k in TIMING_KEYS for key in (k, f"onnx_{k}")}
-                                                      for v in VARIANTS}))
+    write(folder / "reports/eval/gradcam.json", json.dumps({"images": 20, "faithfulness_images": 4, "method": "gradcam",
+                                                            "layer": "conv6", "map_size": [4, 4]}))
+    write(folder / "reports/timing.json", json.dumps({**{v: {key: 1.0 for k in TIMING_KEYS for key in (k, f"onnx_{k}")}
+                                                         for v in VARIANTS}, "noise_floor": {"pytorch": 0.02}}))
     write(folder / "reports/structured_sensitivity_results.json", json.dumps(sweep_results(conv_layers, [0.25, 0.5])))
     for path in stage_outputs():  # every other output: a placeholder standing for the previous run's
         target = folder / path

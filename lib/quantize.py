@@ -1,0 +1,53 @@
+"""int8 deployment: an ONNX export quantized statically by onnxruntime's own tooling (its pre-processing:
+shape inference and graph optimisation; then quantize_static: QDQ format, per-channel int8 weights, int8
+activations whose ranges are calibrated on a sample of training images). A structured model quantizes
+as a smaller dense one; an unstructured one as a dense model full of zeros (int8 has no sparse kernels
+either). The int8 model runs in onnxruntime like the float one (lib.onnx_export.session)."""
+import os
+import tempfile
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from lib.errors import UserError
+from lib.io import atomic_path
+from lib.onnx_export import INPUT
+
+METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+           "percentile": CalibrationMethod.Percentile}
+BATCH = 64  # calibration images per forward pass
+
+
+class Images(CalibrationDataReader):
+    """onnxruntime's calibration input: normalised images (a float tensor N x 3 x H x W) in batches."""
+
+    def __init__(self, images):
+        self.batches = iter(np.ascontiguousarray(images[i:i + BATCH].numpy()) for i in range(0, len(images), BATCH))
+
+    def get_next(self):
+        batch = next(self.batches, None)
+        return None if batch is None else {INPUT: batch}
+
+
+def quantize(float_path, int8_path, images, method, reduce_range=False):
+    """Write the int8 model of the ONNX export at `float_path` to `int8_path`, its activation ranges
+    calibrated on `images` (normalised, from the training split) by `method` (a key of METHODS);
+    `reduce_range`: 7-bit weights, for CPUs without VNNI, whose 8-bit products can saturate. A model
+    onnxruntime cannot quantize is a UserError naming it; nothing is written then."""
+    with tempfile.TemporaryDirectory() as folder:
+        prepared, out = os.path.join(folder, "prepared.onnx"), os.path.join(folder, "int8.onnx")
+        try:
+            quant_pre_process(float_path, prepared)
+            quantize_static(prepared, out, Images(images), quant_format=QuantFormat.QDQ, per_channel=True,
+                            reduce_range=reduce_range, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=METHODS[method],
+                            calibration_cache_path=None)
+        except Exception as err:  # onnxruntime's tooling raises many kinds (ValueError, RuntimeError, onnx errors)
+            raise UserError(f"onnxruntime could not quantize {float_path}: {type(err).__name__}: "
+                            f"{str(err).splitlines()[0][:300] if str(err) else ''}; re-export it (dvc repro "
+                            "export_onnx)") from err
+        model = onnx.load(out)
+        with atomic_path(int8_path) as tmp:
+            onnx.save(model, tmp)
