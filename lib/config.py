@@ -13,7 +13,6 @@ import difflib
 import os
 from types import SimpleNamespace
 
-import torch
 from ruamel.yaml import YAML, YAMLError
 
 from lib.errors import UserError
@@ -90,6 +89,7 @@ reduction_target = check(  # a structured target: one fraction, or several kinds
 
 def available_devices():
     """The devices this machine has, in the order `auto` prefers them."""
+    import torch  # only where a device is checked: check_params reads the file without it
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     return [d for d, ok in (("cuda", torch.cuda.is_available()), ("mps", mps), ("cpu", True)) if ok]
 
@@ -143,15 +143,20 @@ def is_part(declaration):
     return hasattr(declaration, "PART_OF")
 
 
-def read(path=PARAMS_FILE):
-    """params.yaml as a dict, read as DVC reads it (YAML 1.2), its top-level names checked against SECTIONS."""
+def parse(path=PARAMS_FILE):
+    """The YAML file at `path`, read as DVC reads it (YAML 1.2: `2e-3` is a number, `yes` a string)."""
     if not os.path.isfile(path):
         raise UserError(f"{path} not found; run the stages from the project's root folder.")
     try:
         with open(path) as f:
-            params = YAML(typ="safe").load(f) or {}
+            return YAML(typ="safe").load(f)
     except YAMLError as err:
         raise UserError(f"{path} is not valid YAML: {err}") from err
+
+
+def read(path=PARAMS_FILE):
+    """params.yaml as a dict (parse), its top-level names checked against SECTIONS."""
+    params = parse(path) or {}
     if not isinstance(params, dict):
         raise UserError(f"{path} must be a mapping of sections (seed: 0, device: auto, data: ..., as in the README's "
                         f"parameter list); it holds a {type(params).__name__}.")
@@ -209,9 +214,14 @@ def load(schema, path=PARAMS_FILE):
     return SimpleNamespace(**out)
 
 
+WHOLE_FILE = "the whole file"  # a stage's PARAMS: every key of params.yaml (stage check_params)
+
+
 def keys(schema):
     """The params.yaml keys `schema` reads, as dvc.yaml lists them: a top-level key or a section whole by
-    its name, a part of a section key by key (section.key)."""
+    its name, a part of a section key by key (section.key); WHOLE_FILE: the file itself."""
+    if schema == WHOLE_FILE:
+        return [PARAMS_FILE + ":"]
     out = []
     for name, declaration in schema.items():
         fields = [f.name for f in dataclasses.fields(declaration)]

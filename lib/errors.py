@@ -11,13 +11,18 @@ class UserError(Exception):
     """A problem with the user's input (params, files, environment), not a bug."""
 
 
+class Diverged(UserError):
+    """Training produced a loss that is not finite (NaN or infinite)."""
+
+
 @contextlib.contextmanager
-def param(key):
-    """Name the params.yaml entry behind the values used in the block: a UserError raised inside (by
-    lib code, which knows nothing of params.yaml) comes out as `params.yaml: <key>: <message>`."""
+def param(key, kind=UserError):
+    """Name the params.yaml entry behind the values used in the block: a UserError (or only one of `kind`)
+    raised inside (by lib code, which knows nothing of params.yaml) comes out as `params.yaml: <key>:
+    <message>`."""
     try:
         yield
-    except UserError as err:
+    except kind as err:
         raise UserError(f"params.yaml: {key}: {err}") from err
 
 

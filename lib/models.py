@@ -141,8 +141,9 @@ def _architecture_problem(arch):
 
 def load_checkpoint(path, device="cpu"):
     """(model in eval mode on `device`, the checkpoint's other entries: architecture, classes, ...) from
-    a checkpoint file alone. The model is built on the meta device and takes the saved tensors as its
-    own (no initialisation, no random draws), in the dtype they were saved in."""
+    a checkpoint file alone; one whose weights are not all finite is refused. The model is built on the
+    meta device and takes the saved tensors as its own (no initialisation, no random draws), in the dtype
+    they were saved in."""
     ckpt = read_checkpoint(path)
     arch = ckpt["architecture"]
     problem = _architecture_problem(arch)
@@ -159,5 +160,10 @@ def load_checkpoint(path, device="cpu"):
         more = f" (and {len(lines) - 2} more)" if len(lines) > 2 else ""
         raise UserError(f"checkpoint {path} does not match its architecture {arch}: {first[:300]}{more}; its "
                         "state_dict must hold the tensors of exactly that architecture") from err
+    broken = next((key for key, t in ckpt["state_dict"].items() if t.is_floating_point() and not t.isfinite().all()),
+                  None)
+    if broken is not None:
+        raise UserError(f"checkpoint {path} holds weights that are not finite (NaN or infinite, first in {broken}): "
+                        "the training that wrote it diverged; fix its learning rate and run it again (dvc repro)")
     # The model holds the file's tensors themselves (assign=True): the dict returned keeps the rest only
     return model.to(device).eval(), {k: v for k, v in ckpt.items() if k != "state_dict"}

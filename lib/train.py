@@ -16,7 +16,7 @@ from tqdm import tqdm
 from lib import config, precision
 from lib.config import setting
 from lib.data import batches, check_batch_size
-from lib.errors import UserError
+from lib.errors import Diverged, UserError
 from lib.precision import autocast
 
 
@@ -98,16 +98,18 @@ def train_epoch(model, split, optimizer, scheduler, generator, training):
     dropped so batch norm never sees a batch of one), augmented if the recipe says so, minimising
     cross-entropy against targets smoothed by its label_smoothing (Szegedy et al. 2016; 0: the labels
     themselves), distilled from the Training's teacher if it has one; returns {"loss", "accuracy"}, the loss
-    the one minimised."""
+    the one minimised. A loss that is not finite stops training with lib.errors.Diverged at the epoch's
+    end (a flag kept on the device: no host synchronisation per step)."""
     model.train()
     hp, teacher, device = training.recipe, training.teacher, split["labels"].device
     loss_fn = nn.CrossEntropyLoss(label_smoothing=hp.label_smoothing)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    first_bad = torch.full((), -1, device=device, dtype=torch.long)  # the first step whose loss is not finite
     seen = 0
     steps = len(split["labels"]) // hp.batch_size
-    for x, y in tqdm(batches(split["images"], split["labels"], hp.batch_size, generator, True, hp.augment),
-                     total=steps, desc="batches", leave=False, disable=None):
+    for step, (x, y) in enumerate(tqdm(batches(split["images"], split["labels"], hp.batch_size, generator, True,
+                                               hp.augment), total=steps, desc="batches", leave=False, disable=None)):
         with autocast(device):
             out = model(precision.batch(x, device))
             loss = loss_fn(out, y)
@@ -119,7 +121,12 @@ def train_epoch(model, split, optimizer, scheduler, generator, training):
         scheduler.step()
         total_loss += loss.detach() * len(y)  # accumulate on the device: no sync per batch
         correct += (out.argmax(1) == y).sum()
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss.detach()), step, first_bad)
         seen += len(y)
+    if first_bad.item() >= 0:  # read once per epoch
+        raise Diverged(f"the training loss is not finite (NaN or infinite) from step {first_bad.item() + 1} of "
+                       f"{steps} of this epoch on: training diverged; the learning rate ({hp.lr:g}) is likely "
+                       "too high for this recipe")
     return {"loss": total_loss.item() / seen, "accuracy": 100 * correct.item() / seen}
 
 
@@ -196,13 +203,12 @@ def fit(model, data, training, seed, eval_batch_size, live_dir=None):
                                 nesterov=hp.momentum > 0)
     lr_schedule = scheduler(optimizer, training, len(train["labels"]) // hp.batch_size)
     generator = torch.Generator().manual_seed(seed)
-    history = []
-    live = None
-    if live_dir:
-        from dvclive import Live  # only the stages that log curves pay for its import
-        live = Live(live_dir, save_dvc_exp=False, dvcyaml=None)
+    history, live = [], None
     for epoch in (bar := tqdm(range(hp.epochs), desc="epochs", disable=None)):  # disable=None: off a terminal
-        trained = train_epoch(model, train, optimizer, lr_schedule, generator, training)
+        try:
+            trained = train_epoch(model, train, optimizer, lr_schedule, generator, training)
+        except Diverged as err:
+            raise Diverged(f"epoch {epoch + 1} of {hp.epochs}: {err}") from err
         metrics = {f"train_{k}": v for k, v in trained.items()}
         metrics.update({f"val_{k}": v for k, v in evaluate(model, val, eval_batch_size).items()})
         history.append(metrics)
@@ -210,6 +216,9 @@ def fit(model, data, training, seed, eval_batch_size, live_dir=None):
         if bar.disable:  # a log file (CI, dvc exp run > log): one line per epoch instead of redraws
             print(f"epoch {epoch + 1}/{hp.epochs}: loss {metrics['train_loss']:.3f}, "
                   f"validation accuracy {metrics['val_accuracy']:.2f}%", flush=True)
+        if live_dir and live is None:  # after the first epoch trained: a run that diverges writes no curves
+            from dvclive import Live  # only the stages that log curves pay for its import
+            live = Live(live_dir, save_dvc_exp=False, dvcyaml=None)
         if live:
             for key, value in metrics.items():
                 live.log_metric(key.replace("_", "/", 1), value)  # train_loss -> train/loss

@@ -4,7 +4,7 @@ import dataclasses
 
 from lib import config, models, stage
 from lib.config import setting
-from lib.errors import param, run
+from lib.errors import Diverged, param, run
 from lib.train import Recipe, fit
 
 
@@ -32,7 +32,8 @@ def main():
         with param("finetune.pretrained"):
             models.load_imagenet_weights(model, arch)
     model.to(device)
-    history = fit(model, data, params.finetune, params.seed, params.measure.batch_size, args.live)
+    with param("finetune.lr", Diverged):
+        history = fit(model, data, params.finetune, params.seed, params.measure.batch_size, args.live)
     models.save_checkpoint(args.out, model, arch, classes=classes)
     print(f"validation accuracy {history[-1]['val_accuracy']:.2f}%  ->  {args.out}")
 

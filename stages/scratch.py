@@ -4,7 +4,7 @@ recipe, for the baseline's epochs plus the recovery's; with recovery.distill_scr
 baseline as the recoveries are. If it matches the pruned and fine-tuned model, the pruning found an
 architecture, not useful weights."""
 from lib import config, models, stage
-from lib.errors import run
+from lib.errors import Diverged, param, run
 from lib.io import save_json
 from lib.train import BASELINE_RECIPE, Recovery, Teacher, Training, fit, recipe
 
@@ -22,7 +22,9 @@ def main():
         teacher = Teacher(models.load_checkpoint(args.teacher, device)[0], rec.distill_weight, rec.distill_temperature)
     model = models.build(arch).to(device)  # a fresh initialisation, seeded by stage.start
     hp = recipe(params.finetune, epochs=params.finetune.epochs + rec.epochs)
-    history = fit(model, data, Training(hp, teacher=teacher), params.seed, params.measure.batch_size, args.live)
+    with param("finetune.lr", Diverged):
+        history = fit(model, data, Training(hp, teacher=teacher), params.seed, params.measure.batch_size,
+                      args.live)
     models.save_checkpoint(args.out, model, arch, classes=ckpt.get("classes"))
     save_json({"epochs": hp.epochs, "filters": arch["filters"], **({"distilled": True} if teacher else {})},
               args.record)

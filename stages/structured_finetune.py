@@ -2,7 +2,7 @@
 distilled from the baseline where it says so) -> models/vgg11_cifar10_structured_pruned_finetuned.pth and
 its training curves."""
 from lib import models, stage
-from lib.errors import param, run
+from lib.errors import Diverged, param, run
 from lib.train import BASELINE_RECIPE, Recovery, fit, recovery
 
 PARAMS = {**stage.COMMON, "finetune": BASELINE_RECIPE, "recovery": Recovery}
@@ -15,7 +15,8 @@ def main():
     teacher = models.load_checkpoint(args.teacher, device)[0] if params.recovery.distill_weight else None
     with param("recovery.epochs"):
         training = recovery(params.finetune, params.recovery, teacher)
-    history = fit(model, data, training, params.seed, params.measure.batch_size, args.live)
+    with param("recovery.lr" if training.rewind is None else "finetune.lr", Diverged):
+        history = fit(model, data, training, params.seed, params.measure.batch_size, args.live)
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     print(f"validation accuracy {history[-1]['val_accuracy']:.2f}% -> {args.out}")
 

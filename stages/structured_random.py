@@ -6,7 +6,7 @@ import torch
 
 from lib import config, models, stage
 from lib.batchnorm import Recalibration
-from lib.errors import UserError, param, run
+from lib.errors import Diverged, UserError, param, run
 from lib.io import load_json, save_json
 from lib.pruning.structured import StructuredPrune, filter_scores, smaller
 from lib.train import BASELINE_RECIPE, Recovery, fit, recovery
@@ -30,7 +30,8 @@ def main():
                         f"structured_prune.round_to = {p.round_to} give {arch['filters']}: re-run structured_prune")
     with param("recovery.epochs"):
         training = recovery(params.finetune, params.recovery, baseline)
-    history = fit(model, data, training, seed, params.measure.batch_size, args.live)
+    with param("recovery.lr" if training.rewind is None else "finetune.lr", Diverged):
+        history = fit(model, data, training, seed, params.measure.batch_size, args.live)
     models.save_checkpoint(args.out, model, arch, classes=ckpt.get("classes"))
     save_json({"filters": dict(zip(models.layer_names(model), arch["filters"]))}, args.record)
     print(f"random filters at the variant's counts {arch['filters']}: validation accuracy "

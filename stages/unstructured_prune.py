@@ -7,7 +7,7 @@ import copy
 
 from lib import models, stage
 from lib.batchnorm import Recalibration, recalibrate_batchnorm
-from lib.errors import param, run
+from lib.errors import Diverged, param, run
 from lib.io import save_json
 from lib.pruning import allocation, study, unstructured_allocation, unstructured_variant
 from lib.pruning.unstructured import UnstructuredPrune, one_shot, sparsity
@@ -54,7 +54,8 @@ def main():
     model = copy.deepcopy(base.model)
     growing = unstructured_variant.prune(model, {**linears, **levels}, p.criterion, ramp, seed,
                                          target if p.allocation == "global" and p.sparsities == "auto" else None)
-    fit(model, data, training, seed, batch)
+    with param("recovery.lr" if training.rewind is None else "finetune.lr", Diverged):
+        fit(model, data, training, seed, batch)
     unstructured_variant.finish(model, growing)
 
     models.save_checkpoint(args.out, model, base.arch, classes=base.ckpt.get("classes"))

@@ -5,7 +5,7 @@ variant, ranking by magnitude carried nothing beyond the per-layer counts."""
 import copy
 
 from lib import config, models, stage
-from lib.errors import param, run
+from lib.errors import Diverged, param, run
 from lib.io import load_json
 from lib.pruning import unstructured_variant
 from lib.pruning.unstructured import UnstructuredPrune
@@ -31,7 +31,8 @@ def main():
 
     model = copy.deepcopy(baseline)
     growing = unstructured_variant.prune(model, levels, "random", ramp, seed)
-    fit(model, data, training, seed, params.measure.batch_size)
+    with param("recovery.lr" if training.rewind is None else "finetune.lr", Diverged):
+        fit(model, data, training, seed, params.measure.batch_size)
     unstructured_variant.finish(model, growing)
     models.save_checkpoint(args.out, model, ckpt["architecture"], classes=ckpt.get("classes"))
     unstructured_variant.save_sparse(model, ckpt["architecture"], args.sparse_out)

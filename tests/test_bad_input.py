@@ -125,6 +125,14 @@ def checkpoint(arch_filters, state_filters, arch_name="vgg11_bn"):
             "state_dict": state}
 
 
+def nan_checkpoint(filters):
+    """A checkpoint of a model whose training diverged: its first weight NaN."""
+    arch = models.architecture("vgg11_bn", "cifar", 10, filters)
+    state = models.build(arch).state_dict()
+    state["features.0.weight"][0, 0, 0, 0] = float("nan")
+    return {"architecture": arch, "state_dict": state}
+
+
 BASELINE = "models/vgg11_cifar10_finetuned.pth"
 CASES = [
     # download
@@ -165,10 +173,16 @@ CASES = [
     pytest.param("finetune", saved("data/val.pt", lambda: {"images": PYTHON_PAYLOAD, "labels": [], "classes": []}),
                  ["refusing to load data split data/val.pt: it holds pickled Python objects (exec)",
                   "only tensors and plain data"], id="pickled-object-in-data-split"),
+    pytest.param("finetune", params(finetune__lr=1e9),
+                 ["params.yaml: finetune.lr: epoch 1 of 1: the training loss is not finite (NaN or infinite) from "
+                  "step", "training diverged; the learning rate (1e+09) is likely too high"], id="diverging-lr"),
     pytest.param("finetune", params(finetune__batch_size=100_000),
                  ["params.yaml: finetune.batch_size: a training batch of 100,000 images is larger than the training "
                   "split (40 images); use at most 40"], id="batch-larger-than-the-split"),
     # unstructured_sensitivity
+    pytest.param("unstructured_sensitivity", saved(BASELINE, lambda: nan_checkpoint(SMALL_FILTERS)),
+                 [f"checkpoint {BASELINE} holds weights that are not finite (NaN or infinite, first in "
+                  "features.0.weight)", "diverged"], id="non-finite-weights"),
     pytest.param("unstructured_sensitivity", truncated(BASELINE),
                  [f"cannot read checkpoint {BASELINE}: the file is truncated, corrupt or not a PyTorch file"],
                  id="truncated-checkpoint"),

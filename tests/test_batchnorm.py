@@ -40,6 +40,7 @@ def test_recalibration_refuses_a_split_without_one_full_batch():
 
 def test_recalibration_with_fewer_batches_than_asked_uses_all_and_says_so():
     model = bn_only_model()
-    with pytest.warns(UserWarning, match="asked for 10 batches of 16; the training split holds 2: using 2"):
+    with pytest.warns(UserWarning, match="asked for 10 batches of 16; the training split holds 2: using 2") as said:
         recalibrate_batchnorm(model, Recalibration(make_split(40), 10, 16, seed=0))
+    assert said[0].filename == __file__  # attributed to the caller, not to torch's or the library's code
     assert model[0].num_batches_tracked == 2

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import yaml
 
@@ -122,3 +124,34 @@ def test_recovery_recipes_are_the_baselines_with_changes():
         label_smoothing=0.1)
     with pytest.raises(AttributeError):  # a recipe is complete: a base without a key the changes do not give fails
         recipe(config.part(Recipe, "epochs")(epochs=1))
+
+
+def test_params_are_read_as_dvc_reads_them(tmp_path):
+    """YAML 1.2 numbers (2e-3, 1e9) are numbers to the stages as to DVC (whose own reader is the reference
+    here), and words YAML 1.1 made booleans (yes, on) stay strings: a value never depends on which reads it."""
+    from dvc.utils.serialize import load_yaml
+    path = tmp_path / "params.yaml"
+    path.write_text("a: 2e-3\nb: 1e9\nc: 1.0e+9\nd: 0.001\ne: yes\nf: on\ng: 017\ni: .5\n")
+    assert config.parse(str(path)) == dict(load_yaml(str(path))) == {
+        "a": 0.002, "b": 1e9, "c": 1e9, "d": 0.001, "e": "yes", "f": "on", "g": 17, "i": 0.5}
+    assert yaml.safe_load(path.read_text())["a"] == "2e-3"  # what PyYAML (YAML 1.1) would have read
+
+
+def test_an_unknown_top_level_key_is_refused_by_the_stage_that_reads_the_whole_file(tmp_path):
+    """An unknown top-level name (a misspelt section) no stage reads: check_params, which depends on the
+    whole file, refuses it with a close-match hint."""
+    import contextlib
+    import io
+    from stages import check_params
+    params = yaml.safe_load(yaml.safe_dump(GOOD))
+    params["recovry"] = {"epochs": 3}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    stderr, cwd = io.StringIO(), os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as stop:
+            check_params.run(check_params.main)
+    finally:
+        os.chdir(cwd)
+    assert stop.value.code == 1 and "unknown section or key 'recovry'. Did you mean 'recovery'?" in \
+        " ".join(stderr.getvalue().split())

@@ -269,6 +269,23 @@ def test_a_timing_setting_reruns_only_timing(repo, params_put_back):
     assert ran(dvc(repo, "repro")) == []  # back to the recorded run: restored from the run cache
 
 
+def test_dvc_without_the_environment_on_path_says_how_to_run_it(repo):
+    """`.venv/bin/dvc repro` from a shell where the environment is not activated: DVC runs the stage with the
+    `python` first on PATH, which lacks the project's packages; the stage says so in one line."""
+    import shutil
+    venv_bin = os.path.dirname(sys.executable)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if os.path.abspath(p) != venv_bin)
+    python = shutil.which("python", path=path)
+    has_torch = python and subprocess.run([python, "-c", "import torch"], capture_output=True).returncode == 0
+    if not python or has_torch:
+        pytest.skip("no `python` outside the environment that lacks its packages on this machine's PATH")
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro", "-f", "check_params"], cwd=repo,
+                            env={**os.environ, "PATH": path}, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "lacks the project's packages" in result.stderr and "source .venv/bin/activate" in result.stderr
+    assert "Traceback" not in result.stderr and "Data and pipelines are up to date" in dvc(repo, "status")
+
+
 def test_plots_render(repo, tmp_path):
     dvc(repo, "plots", "show", "-o", str(tmp_path / "plots"))  # outside the repo: nothing to commit by mistake
     assert (tmp_path / "plots" / "index.html").stat().st_size > 0

@@ -15,6 +15,7 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARAMS_FILE = "params.yaml"
 PIPELINE = os.path.join(ROOT, "dvc.yaml")
 
 
@@ -128,10 +129,13 @@ def render(text):
     lines = [HEADER.rstrip("\n"), "stages:"]
     for name, stage in doc["stages"].items():
         code, params = derived(stage["cmd"])
-        inputs = [d for d in stage.get("deps") or [] if not d.endswith(".py")]
+        inputs = [d for d in stage.get("deps") or [] if not d.endswith(".py")]  # (data and models)
         lines += [f"  {name}:"] + ([f"    desc: {scalar(stage['desc'])}"] if "desc" in stage else [])
         lines += command(stage["cmd"], 4) + flow("deps", inputs + code, 4)
-        lines += flow("params", params, 4) if params else []
+        if params == [PARAMS_FILE + ":"]:  # the whole file: DVC's own form of it
+            lines += ["    params:", f"      - {PARAMS_FILE}:"]
+        else:
+            lines += flow("params", params, 4) if params else []
         for key in ("outs", "metrics"):
             lines += flow(key, stage[key], 4) if stage.get(key) else []
         lines.append("")

@@ -29,7 +29,8 @@ def declarations():
     stages that own them declare it (lib.config: a section's whole dataclass, not a part of it)."""
     out = {}
     for module in stage_modules():
-        for name, declaration in getattr(module, "PARAMS", {}).items():
+        schema = getattr(module, "PARAMS", {})
+        for name, declaration in schema.items() if isinstance(schema, dict) else ():
             if config.is_part(declaration):
                 continue
             if name is config.TOP:
