@@ -75,7 +75,8 @@ def test_deployed_folds_every_batch_norm_and_keeps_the_outputs(small_arch):
 def test_the_stage_times_each_runtime_in_its_own_round_robin(small_arch, tmp_path, monkeypatch):
     """stages.timing never alternates the runtimes call by call (an onnxruntime call right after a PyTorch
     call is slower: benchmarks/bench_runtime_switch.py): one round robin of every variant in PyTorch, then
-    one of every variant's onnxruntime session, each against the first variant."""
+    one of every variant's onnxruntime session, then one of every int8 session, each against the first
+    variant. (The float exports stand in for the int8 models here: the stage times whatever ONNX it is given.)"""
     import stages.timing
     from lib.onnx_export import export
     monkeypatch.chdir(tmp_path)
@@ -85,7 +86,7 @@ def test_the_stage_times_each_runtime_in_its_own_round_robin(small_arch, tmp_pat
         model = models.build(small_arch)
         models.save_checkpoint(f"{name}.pth", model, small_arch)
         export(model.eval(), f"{name}.onnx")
-        argv += ["--model", f"{name}={name}.pth", "--onnx", f"{name}={name}.onnx"]
+        argv += ["--model", f"{name}={name}.pth", "--onnx", f"{name}={name}.onnx", "--int8", f"{name}={name}.onnx"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"timing": {
         "latency_runs": 4, "warmup": 0, "throughput_batch": 2, "throughput_runs": 1, "fold_batchnorm": True}}))
     runs, real = [], stages.timing.time_interleaved
@@ -96,6 +97,14 @@ def test_the_stage_times_each_runtime_in_its_own_round_robin(small_arch, tmp_pat
     monkeypatch.setattr(stages.timing, "time_interleaved", recording)
     monkeypatch.setattr(sys, "argv", argv)
     stages.timing.main()
-    assert runs == [(["a", "b"], [True, True], "a"), (["a", "b"], [False, False], "a")]
+    assert runs == [(["a", "b"], [True, True], "a"), (["a", "b"], [False, False], "a"),
+                    (["a", "b"], [False, False], "a")]
     written = json.loads((tmp_path / "timing.json").read_text())
-    assert set(written["b"]) == {*timing.KEYS, *(f"onnx_{k}" for k in timing.KEYS)}
+    int8_keys = {"int8_latency_ms", "int8_latency_iqr_ms", "int8_throughput_ips", "int8_latency_speedup",
+                 "int8_throughput_speedup", "int8_gain", "int8_throughput_gain"}
+    assert set(written["b"]) == {*timing.KEYS, *(f"onnx_{k}" for k in timing.KEYS), *int8_keys}
+    assert set(written["noise_floor"]) == {"pytorch", "onnx", "int8"}
+    # a and b share one architecture: the floor is their spread in each runtime
+    for runtime, prefix in (("pytorch", ""), ("onnx", "onnx_"), ("int8", "int8_")):
+        a, b = written["a"][f"{prefix}latency_ms"], written["b"][f"{prefix}latency_ms"]
+        assert written["noise_floor"][runtime] == pytest.approx(max(a, b) / min(a, b) - 1)
