@@ -101,9 +101,9 @@ def rows(metrics, agreement, controls=None, timing=None):
 
 
 def summary(row):
-    """The DVC metrics of one row: test accuracy, drop, parameters, nonzero parameters, size on disk
-    (the sparse export where there is one), MACs, latency speedup, and the gaps to the controls and
-    the Grad-CAM agreement where they exist."""
+    """The DVC metrics of one row (SUMMARY): test accuracy in float and int8, nonzero parameters, size on
+    disk (the sparse export where there is one), batch-1 speedup in PyTorch and in int8, and the gaps to
+    the controls where they exist."""
     return {key: row[field] if digits is None else round(row[field], digits)
             for key, field, digits in SUMMARY if field in row}
 

@@ -1,6 +1,7 @@
-"""compare: every variant's evaluation, timing and Grad-CAM agreement -> reports/comparison.md (one
-table), reports/comparison.png (accuracy against size and against MACs) and, per variant, the DVC
-metrics reports/metrics/<variant>.json (`dvc metrics show`: one row per variant)."""
+"""compare: every variant's evaluation, timing and Grad-CAM agreement -> reports/comparison.md (the
+tables), reports/comparison.png (accuracy against size and against MACs), per variant the DVC metrics
+reports/metrics/<variant>.json (`dvc metrics show reports/metrics`: one row per variant), and every
+variant's test accuracy under its short name in reports/accuracy.json (a column each in `dvc exp show`)."""
 import argparse
 import textwrap
 
@@ -31,7 +32,7 @@ NOTE = ("Test split, accuracies in %; `vs dense_extra`, `vs scratch` and "
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    for flag in ("--eval-dir", "--timing", "--table", "--figure", "--metrics-dir"):
+    for flag in ("--eval-dir", "--timing", "--table", "--figure", "--metrics-dir", "--accuracy"):
         parser.add_argument(flag, required=True)
     args = parser.parse_args()
     evaluations = report.load_metrics({v: f"{args.eval_dir}/{spec['evaluation']}.json" for v, spec in VARIANTS.items()})
@@ -43,6 +44,7 @@ def main():
 
     for row in table:
         save_json(report.summary(row), f"{args.metrics_dir}/{row['variant']}.json")
+    save_json({VARIANTS[row["variant"]]["short"]: round(row["test_accuracy"], 2) for row in table}, args.accuracy)
     text = report.markdown(table)
     floors = ", ".join(f"{100 * floor:.1f} % ({runtime})" for runtime, floor in timing["noise_floor"].items())
     note = textwrap.fill(NOTE.format(**agreement, floors=floors, size=agreement["map_size"][0]), 100)

@@ -106,11 +106,16 @@ def test_metrics_share_the_common_keys(repo):
 
 
 def test_metrics_show_reads_as_one_row_per_variant(repo):
-    """`dvc metrics show` is compare's per-variant summary: one row each, within 160 columns, with the
-    numbers of the evaluation and timing files it summarises (accuracy, size, speed, the same-budget
-    comparisons; the rest is in comparison.md)."""
-    shown = dvc(repo, "metrics", "show")
+    """`dvc metrics show reports/metrics` is compare's per-variant summary: one row each, within 160 columns,
+    with the numbers of the evaluation and timing files it summarises (accuracy, size, speed, the same-budget
+    comparisons; the rest is in comparison.md). Plain `dvc metrics show` adds reports/accuracy.json, every
+    variant's test accuracy under its short name (the columns of `dvc exp show`)."""
+    shown = dvc(repo, "metrics", "show", "reports/metrics")
     assert max(len(line) for line in shown.splitlines()) <= 160, shown
+    accuracy = json.loads((repo / "reports/accuracy.json").read_text())
+    assert set(accuracy) == {spec["short"] for spec in REGISTRY.values()}
+    everything = dvc(repo, "metrics", "show")
+    assert "reports/accuracy.json" in everything and all(short in everything for short in accuracy)
     evaluations = {variant: spec["evaluation"] for variant, spec in REGISTRY.items()}
     timing = json.loads((repo / "reports/timing.json").read_text())
     for variant, name in evaluations.items():
@@ -123,6 +128,7 @@ def test_metrics_show_reads_as_one_row_per_variant(repo):
         assert m["size_mb"] == round(e.get("sparse_size_bytes", e["size_bytes"]) / 1e6, 3)
         assert m["speedup"] == round(timing[variant]["latency_speedup"], 2)
         assert m["int8"] == round(timing[variant]["int8_latency_speedup"], 2)
+        assert accuracy[REGISTRY[variant]["short"]] == m["test_acc"]
     dense = json.loads((repo / "reports/eval/dense_extra.json").read_text())
     for variant, controls in {v: spec["controls"] for v, spec in REGISTRY.items() if spec["controls"]}.items():
         m = json.loads((repo / f"reports/metrics/{variant}.json").read_text())
@@ -158,20 +164,27 @@ def test_random_controls_have_their_variants_budgets(repo):
 def test_tradeoff_curves_against_an_independent_pruning(repo):
     """The one-shot curves: every allocation at every reachable target, each structured point at least
     its target; the global allocation's accuracy equals torch's own global_unstructured pruning of
-    the baseline, evaluated here."""
+    the baseline, evaluated here, before and after the batch-norm recalibration."""
+    import warnings
     from torch.nn.utils import prune
     from lib import models
+    from lib.batchnorm import Recalibration, recalibrate_batchnorm
     from lib.data import load_split
     from lib.train import evaluate
     rows = json.loads((repo / "reports/plots/unstructured_tradeoff.json").read_text())
     assert [r["target"] for r in rows] == TINY["unstructured_tradeoff"]["targets"]
     assert {"global", "uniform", "sensitivity"} <= set(rows[0]) and "sensitivity" not in rows[1]  # sweep tops at 0.9
     test = load_split(str(repo / "data/test.pt"))
+    how = Recalibration(load_split(str(repo / "data/train.pt")), 20, TINY["finetune"]["batch_size"], 0)
     for row in rows:
         model, _ = models.load_checkpoint(str(repo / MODELS[0]))
         prune.global_unstructured([(conv, "weight") for _, _, conv in models.convs(model)],
                                   prune.L1Unstructured, amount=row["target"])
-        assert row["global"] == pytest.approx(evaluate(model, test, 100)["accuracy"], abs=1e-9)
+        assert row["global_before_recalibration"] == pytest.approx(evaluate(model, test, 100)["accuracy"], abs=1e-9)
+        with warnings.catch_warnings():  # the tiny training split holds fewer than 20 batches
+            warnings.simplefilter("ignore")
+            recalibrated = recalibrate_batchnorm(model, how)
+        assert row["global"] == pytest.approx(evaluate(recalibrated, test, 100)["accuracy"], abs=1e-9)
     rows = json.loads((repo / "reports/plots/structured_tradeoff.json").read_text())
     assert [r["target"] for r in rows] == TINY["structured_tradeoff"]["targets"]
     assert {"uniform", "sensitivity"} <= set(rows[0])
@@ -361,7 +374,7 @@ def test_experiments_shared_across_clones(repo, tmp_path):
     assert "alice-exp" in shown and "bob-exp" in shown, shown
     dvc(carol, "exp", "apply", "bob-exp")
     assert yaml.safe_load((carol / "params.yaml").read_text())["timing"]["latency_runs"] == 6
-    assert json.loads((carol / "reports/timing.json").read_text()).keys() == set(VARIANTS)
+    assert json.loads((carol / "reports/timing.json").read_text()).keys() == set(VARIANTS) | {"noise_floor"}
     assert (carol / MODELS[0]).exists()
     assert "Data and pipelines are up to date" in dvc(carol, "status")
 
@@ -382,7 +395,7 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
     set_params(repo, {"unstructured_prune": {"sparsities": {"conv1": 0.3, "conv5": 0.8}}})
     assert "unstructured_prune.sparsities" in dvc(repo, "params", "diff")
     assert ran(dvc(repo, "repro", "unstructured_prune")) == ["unstructured_prune"]
-    assert pending(repo) == ["unstructured_random", "evaluate", "gradcam", "export_onnx", "timing", "figures"]
+    assert pending(repo) == ["unstructured_random", "gradcam", "export_onnx", "evaluate", "timing", "figures"]
     chosen = json.loads((repo / "reports/unstructured_sparsities.json").read_text())
     assert chosen["sparsities"]["conv1"] == 0.3 and chosen["sparsities"]["conv2"] == 0.0
     (repo / "params.yaml").write_text(params)
@@ -390,8 +403,8 @@ def test_prune_param_change_reruns_only_what_follows(repo, params_put_back):
 
     set_params(repo, {"structured_prune": {"ratios": {"conv8": 0.5}}})
     assert ran(dvc(repo, "repro", "structured_prune")) == ["structured_prune"]
-    assert pending(repo) == ["structured_finetune", "structured_random", "scratch", "evaluate", "gradcam",
-                             "export_onnx", "timing"]
+    assert pending(repo) == ["structured_finetune", "structured_random", "scratch", "gradcam", "export_onnx",
+                             "evaluate", "timing"]
     structured = json.loads((repo / "reports/records/structured_pruned.json").read_text())
     assert structured["filters"]["conv8"] == 64 and structured["filters"]["conv7"] == 128  # width 0.25: 128 each
     (repo / "params.yaml").write_text(params)
@@ -417,9 +430,13 @@ def test_a_joint_structured_target_reaches_each_kind(repo, params_put_back):
 
 def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
     """With target: null the prune stages search the largest target whose one-shot combined validation
-    drop is within the budget; checked here on the trained tiny model by evaluating the saved models
-    independently of the stages."""
+    drop (batch norm recalibrated) is within the budget; checked here on the trained tiny model by evaluating
+    independently of the stages the saved structured model and the baseline pruned at the unstructured
+    report's levels with torch's own L1 pruning (the unstructured model saved is the fine-tuned one)."""
+    import warnings
+    from torch.nn.utils import prune
     from lib import models
+    from lib.batchnorm import Recalibration, recalibrate_batchnorm
     from lib.data import load_split
     from lib.train import evaluate
 
@@ -431,6 +448,13 @@ def test_budget_bounds_the_combined_validation_drop(repo, params_put_back):
     val = load_split(str(repo / "data/val.pt"))
     accuracy = {path: evaluate(models.load_checkpoint(str(repo / path))[0], val, 100)["accuracy"]
                 for path in MODELS[:3]}
+    one_shot, _ = models.load_checkpoint(str(repo / MODELS[0]))
+    for name, level in json.loads((repo / "reports/unstructured_sparsities.json").read_text())["sparsities"].items():
+        prune.l1_unstructured(models.layer(one_shot, name), "weight", amount=level)
+    how = Recalibration(load_split(str(repo / "data/train.pt")), 20, TINY["finetune"]["batch_size"], 0)
+    with warnings.catch_warnings():  # the tiny training split holds fewer than 20 batches
+        warnings.simplefilter("ignore")
+        accuracy[MODELS[1]] = evaluate(recalibrate_batchnorm(one_shot, how), val, 100)["accuracy"]
     for path, chosen in zip(MODELS[1:3], ["unstructured_sparsities", "structured_ratios"]):
         report = json.loads((repo / f"reports/{chosen}.json").read_text())
         assert accuracy[MODELS[0]] - accuracy[path] <= 1.0, path
@@ -540,3 +564,25 @@ def test_a_seed_sweep_as_the_readme_runs_it(seed_sweep):
         assert abs(summary["variants"][variant]["mean"] - mean) < 0.006, variant  # metrics round to 2 decimals
     for figure in ("unstructured_tradeoff", "structured_tradeoff", "seeds"):
         assert (run / f"figures/{figure}.png").stat().st_size > 0
+
+
+def test_the_documented_exp_show_recipes_fit_a_terminal(seed_sweep):
+    """Every `dvc exp show` table the README and docs/ show, run on real experiments (the seed sweep's):
+    each fits 160 columns and shows the test accuracy of every variant it keeps (by its short name) and,
+    with --only-changed, the param that differs between the experiments (the seed)."""
+    from test_doc_commands import documented
+    work, make = seed_sweep
+    assert make.wait() == 0, (work.parent / "make-seeds.log").read_text()
+    recipes = [words for _, words in documented() if words[:3] == ["dvc", "exp", "show"] and "--json" not in words]
+    assert recipes
+    shorts = [spec["short"] for spec in REGISTRY.values()]
+    for words in recipes:
+        shown = subprocess.run([sys.executable, "-m", "dvc", *words[1:], "--no-pager"], cwd=work, capture_output=True,
+                               text=True, env={**environment(), "COLUMNS": "1000"})
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 160, shown.stdout
+        header = next(line for line in lines if "Experiment" in line).replace(",", " ").split()
+        wanted = [s for s in shorts if re.search(words[words.index("--keep") + 1], s)]
+        assert set(wanted) <= set(header) and "tiny-seed1" in shown.stdout, (words, header)
+        assert "seed" in header or "--only-changed" not in words, (words, header)  # the changed param

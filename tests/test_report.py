@@ -40,7 +40,7 @@ def test_table_rows_and_figure(tmp_path):
         assert len(lines) == 2 + 3 and all(line.count("|") == len(columns) + 1 for line in lines)
         assert max(len(line) for line in lines) <= 120
     assert "| unstructured | 87.50 | - | - | - | 100 | 0.80 | 2.0 |" in text
-    assert "0.900" in tables[1][3] and tables[1][4].endswith("| - | - | - |")  # no agreement for 'structured'
+    assert "0.900" in tables[2][3] and tables[2][4].endswith("| - | - | - |")  # no agreement for 'structured'
     report.figure(table, str(tmp_path / "comparison.png"))
     assert (tmp_path / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
