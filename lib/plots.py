@@ -4,6 +4,8 @@ figures draws them; compare draws its own).
 Sweep results are those of lib.pruning.sensitivity: {"baseline": {"accuracy", "loss"},
 "records": [{"layer", "level", "accuracy", "loss"}, ...]}; accuracies in percent.
 """
+import dataclasses
+
 import numpy as np
 import seaborn as sns
 import torch
@@ -14,6 +16,14 @@ from lib.io import save_figure
 from lib.pruning.sensitivity import layers_and_levels, records_to_rows
 
 CORRECT, WRONG = "#1a7f37", "#cf222e"  # Grad-CAM title colours: green / red
+TRADEOFF_POINTS = {  # per family: the variants and controls drawn beside its curves (registry names), their labels
+    "unstructured": {"unstructured": "{allocation}, {schedule} + fine-tune (the variant)",
+                     "unstructured_random": "random weights at its levels (control)"},
+    "structured": {"structured": "structured variant, one-shot",
+                   "structured_finetuned": "structured variant + fine-tune",
+                   "structured_random": "random filters at its counts + fine-tune (control)",
+                   "scratch": "its architecture from scratch (control)"}}
+ONE_SHOT = ("structured",)  # points a trade-off figure's zoomed panel need not cover: pruned, not trained
 
 
 def _flat(values):
@@ -96,25 +106,131 @@ def filter_norms_figure(norms, removed_indices, before_weights, after_weights, p
     save_figure(fig, path)
 
 
-def tradeoff_figure(rows, allocations, points, lines, path, xlabel, title):
-    """Test accuracy against the compression target, one line per allocation (rows {"target": t,
-    <allocation>: accuracy} as the trade-off stages write them), with reference `points` [(label, x,
-    accuracy)] (pruned and fine-tuned variants, controls of another architecture) and horizontal
-    `lines` [(label, accuracy)] (dense models)."""
-    fig = Figure(figsize=(8, 5))
-    ax = fig.subplots()
-    for name in allocations:
-        xy = [(r["target"], r[name]) for r in rows if name in r]
-        if xy:
-            ax.plot(*zip(*xy), marker="o", label=f"{name}, one-shot")
-    for (label, accuracy), style in zip(lines, ("--", ":", "-.")):
-        ax.axhline(accuracy, color="black", linestyle=style, label=f"{label} ({accuracy:.2f}%)")
-    for (label, x, accuracy), marker in zip(points, "*Dsp^v"):
-        ax.scatter(x, accuracy, s=140, marker=marker, zorder=3, label=f"{label} ({accuracy:.2f}%)")
-    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """A trained model drawn beside the curves: its legend label, its position on the panel's axis, its
+    test accuracy (mean, and sd over seeds: 0 for one seed); `zoom`: whether the zoomed panel's range
+    must cover it (False for a model the range need not show, such as a one-shot pruned one)."""
+    label: str
+    x: float
+    mean: float
+    sd: float = 0.0
+    zoom: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Panel:
+    """One compression axis of a trade-off figure: its label, the one-shot curves {allocation: [(x,
+    accuracy mean, sd)]}, the `points` (Point) and, optionally, the same allocations' curves scored
+    before batch-norm recalibration (`stale`, drawn dashed in their allocation's colour)."""
+    xlabel: str
+    curves: dict
+    points: list
+    stale: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tradeoff:
+    """A trade-off figure: its title, its panels (Panel, one column each), the dense models drawn as
+    horizontal lines in every panel [(label, accuracy mean, sd)], and the chance level (None: not drawn)."""
+    title: str
+    panels: list
+    lines: list
+    chance: float = None
+
+
+def tradeoff_labels(family, chosen):
+    """{variant: legend label} of the family's points; `chosen` is the unstructured prune's report
+    ({"allocation", "schedule", ...}), which names the unstructured variant."""
+    return {v: label.format(**chosen) for v, label in TRADEOFF_POINTS[family].items()}
+
+
+def _accuracy(label, mean, sd):
+    return f"{label} ({mean:.2f}%)" if not sd else f"{label} ({mean:.2f} ± {sd:.2f}%)"
+
+
+def _curves(ax, panel):
+    """The panel's one-shot curves (mean, with a band of ± sd where there is spread), and each one's
+    stale-statistics curve dashed in its colour."""
+    colours = {name: f"C{i}" for i, name in enumerate(dict.fromkeys([*panel.curves, *panel.stale]))}
+    for name, xms in panel.curves.items():
+        if xms:
+            x, mean, sd = (np.array(v, dtype=float) for v in zip(*xms))
+            ax.plot(x, mean, marker="o", color=colours[name], label=f"{name}, one-shot")
+            if sd.any():
+                ax.fill_between(x, mean - sd, mean + sd, color=colours[name], alpha=0.2, linewidth=0)
+        if panel.stale.get(name):
+            x, mean, _ = zip(*panel.stale[name])
+            ax.plot(x, mean, linestyle="--", marker="o", markerfacecolor="none", color=colours[name],
+                    label=f"{name}, one-shot, before BN recalibration")
+
+
+def _lines(ax, data):
+    """The dense models as horizontal lines (a band of ± sd where there is spread), chance dotted."""
+    for (label, mean, sd), colour, style in zip(data.lines, ("black", "tab:purple", "tab:brown"), ("-", "--", "-.")):
+        ax.axhline(mean, color=colour, linestyle=style, linewidth=1.2, label=_accuracy(label, mean, sd))
+        if sd:
+            ax.axhspan(mean - sd, mean + sd, color=colour, alpha=0.08, linewidth=0)
+    if data.chance is not None:
+        ax.axhline(data.chance, color="grey", linestyle=":", linewidth=1.2, label=f"chance ({data.chance:.0f}%)")
+
+
+def _points(ax, panel, xs):
+    """The panel's points at positions `xs`, their sd as error bars (one ErrorbarContainer each)."""
+    for k, (p, x) in enumerate(zip(panel.points, xs)):
+        ax.errorbar(x, p.mean, yerr=p.sd or None, fmt="*Dsp^v"[k % 6], markersize=11, capsize=5, zorder=3,
+                    color=f"C{len(panel.curves) + k}", label=_accuracy(p.label, p.mean, p.sd))
+
+
+def dodged(panel, width=0.012):
+    """The x of each of the panel's points, those the zoom covers that share one position spread side by
+    side around it, `width` of the panel's x-span apart (a model and its same-architecture controls sit at
+    one position; apart, their error bars do not hide each other)."""
+    xs = [p.x for p in panel.points]
+    span = [x for xms in panel.curves.values() for x, _, _ in xms] + xs
+    step = width * (max(span) - min(span)) if span else 0.0
+    groups = {}
+    for k, p in enumerate(panel.points):
+        if p.zoom:
+            groups.setdefault(round(p.x, 9), []).append(k)
+    for members in groups.values():
+        for j, k in enumerate(members):
+            xs[k] += step * (j - (len(members) - 1) / 2)
+    return xs
+
+
+def zoom_range(points, lines, margin=0.1):
+    """The zoomed panel's y-limits: every point that asks for it (Point.zoom) and every dense line, each
+    ± its sd, with `margin` of that span (at least half a point) on both sides, within [0, 100]."""
+    ends = [p.mean + side * p.sd for p in points if p.zoom for side in (-1, 1)]
+    ends += [mean + side * sd for _, mean, sd in lines for side in (-1, 1)]
+    if not ends:
+        return 0.0, 100.0
+    pad = max(margin * (max(ends) - min(ends)), 0.5)
+    return max(0.0, min(ends) - pad), min(100.0, max(ends) + pad)
+
+
+def tradeoff_figure(data, path):
+    """A trade-off figure (Tradeoff) -> `path` (PNG); returns the figure. Per panel, one column: above, test
+    accuracy against compression over the whole range (0-100 %, chance marked); below, the same zoomed on
+    the trained models and the dense lines (zoom_range; the curves clipped to it; points at one position
+    side by side, dodged). One legend for all."""
+    fig = Figure(figsize=(7.5 * len(data.panels), 10.5), layout="constrained")
+    grid = fig.subplots(2, len(data.panels), squeeze=False, sharex="col")
+    for column, panel in enumerate(data.panels):
+        for row, ax in enumerate(grid[:, column]):
+            _curves(ax, panel)
+            _lines(ax, data)
+            _points(ax, panel, dodged(panel) if row else [p.x for p in panel.points])
+            ax.set(xlabel=panel.xlabel, ylabel="test accuracy (%)",
+                   ylim=zoom_range(panel.points, data.lines) if row else (0, 100),
+                   title="zoomed on the trained models and the dense ones" if row else "whole range")
+            ax.grid(alpha=0.3)
+    fig.legend(*grid[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2 * len(data.panels),
+               fontsize="small")
+    fig.suptitle(data.title)
     save_figure(fig, path)
+    return fig
 
 
 def grad_cam_figure(data, path, dpi=100):

@@ -234,8 +234,15 @@ def markdown(summary, metric=METRIC, experiments_by_seed=None, left_out=(), asid
     return "\n".join(text) + "\n"
 
 
+def _offset(j, count):
+    """Where seed number `j` of `count` stands to the right of its variant's mean."""
+    return 0.25 + 0.15 * (j - (count - 1) / 2) / max(1, count - 1)
+
+
 def figure(summary, metric=METRIC):
-    """Per variant the mean with sd error bars, and each seed as a point beside it; a matplotlib Figure."""
+    """Per variant the mean with sd error bars, and each seed as a point beside it, a thin grey line
+    joining one seed's points across the variants (the design is paired: a seed's variants share its
+    baseline); a matplotlib Figure. Each seed's line has the gid "seed <k>"."""
     from matplotlib.figure import Figure
     names = list(summary["variants"])
     fig = Figure(figsize=(max(6.0, 1.4 * len(names)), 4.5))
@@ -245,16 +252,20 @@ def figure(summary, metric=METRIC):
         d = summary["variants"][v]
         ax.errorbar(i, d["mean"], yerr=d["sd"] or 0.0, fmt="o", color="black", capsize=6, markersize=7,
                     label="mean ± sd" if i == 0 else None, zorder=3)
-        for j, s in enumerate(seeds):
-            if s in d["values"]:
-                offset = 0.25 + 0.15 * (j - (len(seeds) - 1) / 2) / max(1, len(seeds) - 1)
-                ax.scatter(i + offset, d["values"][s], color=f"C{j % 10}", s=22, zorder=2,
-                           label=f"seed {s}" if i == 0 else None)
+    for j, s in enumerate(seeds):
+        xy = [(i + _offset(j, len(seeds)), summary["variants"][v]["values"][s]) for i, v in enumerate(names)
+              if s in summary["variants"][v]["values"]]
+        if not xy:
+            continue
+        ax.plot(*zip(*xy), color="grey", linewidth=0.7, alpha=0.6, zorder=1, gid=f"seed {s}",
+                label="one seed's variants" if j == 0 else None)
+        ax.scatter(*zip(*xy), color=f"C{j % 10}", s=22, zorder=2, label=f"seed {s}")
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize="small", ncols=2)
-    ax.set_title(f"{metric} over {len(seeds)} seed(s): mean ± sample sd, one point per seed")
+    ax.set_title(f"{metric} over {len(seeds)} seed(s): mean ± sample sd, one point per seed, "
+                 "a seed's variants joined")
     fig.tight_layout()
     return fig
 

@@ -1,8 +1,8 @@
 """figures: the study's figures (PNG), drawn from the data the computing stages wrote: each sensitivity
 sweep (lines; a heatmap of the drop), conv1's weights before/after pruning, one layer's filter norms and
-weights before/after removal, both trade-off curves beside the trained variants and their controls, and
-the Grad-CAM comparison. Apart from the stages that compute, so a change to figure code re-runs only
-this stage."""
+weights before/after removal, both trade-off curves beside the trained variants and their controls (over
+the whole accuracy range, and zoomed on the trained models), and the Grad-CAM comparison. Apart from the
+stages that compute, so a change to figure code re-runs only this stage."""
 import argparse
 
 from lib import models, plots
@@ -17,26 +17,39 @@ INPUTS = ("--model", "--unstructured-sweep", "--unstructured-sweep-data", "--str
           "--structured-curves-data", "--chosen", "--grad-cam-data")
 
 
-def tradeoffs(args, evaluations, out):
-    """Both trade-off figures: the one-shot curves, the trained variants and their controls as points, the
-    dense models as lines."""
+def curves(rows, methods, suffix=""):
+    """{allocation: [(x, accuracy, 0)]} from one seed's trade-off rows ({"target", <allocation><suffix>:
+    accuracy, <allocation>_achieved: the reduction reached, where recorded}): x is what was reached."""
+    return {m: [(r.get(f"{m}_achieved", r["target"]), r[m + suffix], 0.0) for r in rows if m + suffix in r]
+            for m in methods}
+
+
+def panel(rows_path, spec_path, points):
+    """(A trade-off figure's one panel: the curves of a trade-off stage's rows and labels, `points`; the labels)."""
+    rows = load_json(rows_path, "curves")
+    spec = load_json(spec_path, "figure data", keys=["methods", "xlabel", "title"])
+    stale = {m: xs for m, xs in curves(rows, spec["methods"], "_before_recalibration").items() if xs}
+    return plots.Panel(spec["xlabel"], curves(rows, spec["methods"]), points, stale), spec
+
+
+def tradeoffs(args, evaluations, out, classes):
+    """Both trade-off figures of this seed (no spread: sd 0): the one-shot curves (before batch-norm
+    recalibration dashed, where measured), the trained variants and their controls as points, the dense
+    models as lines, chance level."""
     ev, chosen = evaluations, load_json(args.chosen, "chosen-levels report", keys=["allocation", "schedule"])
-    lines = [("original", ev["original"]["test_accuracy"]), ("dense_extra", ev["dense_extra"]["test_accuracy"])]
-    spec = load_json(args.unstructured_curves_data, "figure data", keys=["methods", "xlabel", "title"])
-    points = [(f"{chosen['allocation']}, {chosen['schedule']} + fine-tune (the variant)",
-               ev["unstructured"]["conv_sparsity"], ev["unstructured"]["test_accuracy"]),
-              ("random weights at its levels (control)", ev["unstructured_random"]["conv_sparsity"],
-               ev["unstructured_random"]["test_accuracy"])]
-    plots.tradeoff_figure(load_json(args.unstructured_curves, "curves"), spec["methods"], points, lines,
-                          out["unstructured_tradeoff"], spec["xlabel"], spec["title"])
-    spec = load_json(args.structured_curves_data, "figure data", keys=["methods", "kind", "xlabel", "title"])
-    labels = {"structured": "structured variant, one-shot", "structured_finetuned": "structured variant + fine-tune",
-              "structured_random": "random filters at its counts + fine-tune (control)",
-              "scratch": "scratch (control, same architecture)"}
-    points = [(label, 1 - ev[v][spec["kind"]] / ev["original"][spec["kind"]], ev[v]["test_accuracy"])
-              for v, label in labels.items()]
-    plots.tradeoff_figure(load_json(args.structured_curves, "curves"), spec["methods"], points, lines,
-                          out["structured_tradeoff"], spec["xlabel"], spec["title"])
+    lines = [(v, ev[v]["test_accuracy"], 0.0) for v in ("original", "dense_extra")]
+    points = [plots.Point(label, ev[v]["conv_sparsity"], ev[v]["test_accuracy"])
+              for v, label in plots.tradeoff_labels("unstructured", chosen).items()]
+    unstructured, spec = panel(args.unstructured_curves, args.unstructured_curves_data, points)
+    plots.tradeoff_figure(plots.Tradeoff(spec["title"], [unstructured], lines, 100 / classes),
+                          out["unstructured_tradeoff"])
+    kind = load_json(args.structured_curves_data, "figure data", keys=["kind"])["kind"]
+    points = [plots.Point(label, 1 - ev[v][kind] / ev["original"][kind], ev[v]["test_accuracy"],
+                          zoom=v not in plots.ONE_SHOT)
+              for v, label in plots.tradeoff_labels("structured", chosen).items()]
+    structured, spec = panel(args.structured_curves, args.structured_curves_data, points)
+    plots.tradeoff_figure(plots.Tradeoff(spec["title"], [structured], lines, 100 / classes),
+                          out["structured_tradeoff"])
 
 
 def main():
@@ -50,7 +63,7 @@ def main():
     out = named_paths(args.out, "--out")
     evaluations = {v: load_json(path, "evaluation", keys=["test_accuracy"])
                    for v, path in named_paths(args.eval, "--eval").items()}
-    baseline, _ = models.load_checkpoint(args.model)
+    baseline, info = models.load_checkpoint(args.model)
 
     results, data = read_results(args.unstructured_sweep), load_json(args.unstructured_sweep_data, "figure data")
     plots.sensitivity_lines(results, out["unstructured_sensitivity"], data["xlabel"], data["title"])
@@ -67,7 +80,7 @@ def main():
     plots.filter_norms_figure(data["filters"]["norms"], removed, weight, weight[kept],
                               out["structured_filter_norms"], layer)
 
-    tradeoffs(args, evaluations, out)
+    tradeoffs(args, evaluations, out, info["architecture"]["num_classes"])
     plots.grad_cam_figure(load_torch(args.grad_cam_data, "Grad-CAM figure data"), out["grad_cam_comparison"])
     print("\n".join(out.values()))
 

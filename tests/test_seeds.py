@@ -101,7 +101,21 @@ def test_one_seed_leaves_the_interval_undefined_and_says_so():
     text = seeds.markdown(summary)
     assert "undefined, n < 2" in text and "t from scipy.stats.t" in text
     assert json.loads(json.dumps(seeds.to_json(summary), allow_nan=False))["variants"]["original"]["sd"] is None
-    seeds.figure(summary)  # draws without an error bar
+    (ax,) = seeds.figure(summary).axes  # draws without an error bar
+    assert [line.get_gid() for line in ax.lines if line.get_gid()] == ["seed 4"]
+
+
+def test_the_figure_joins_each_seeds_variants():
+    """One thin grey line per seed through that seed's value of every variant, beside the means ± sd."""
+    summary, _ = collect(sweep(PER_SEED))
+    (ax,) = seeds.figure(summary).axes
+    joined = {line.get_gid(): line for line in ax.lines if (line.get_gid() or "").startswith("seed ")}
+    assert sorted(joined) == ["seed 0", "seed 1", "seed 2"]
+    for s in PER_SEED:
+        line = joined[f"seed {s}"]
+        assert line.get_ydata().tolist() == [PER_SEED[s][v] for v in summary["variants"]]
+        assert line.get_color() == "grey" and line.get_linewidth() < 1
+    assert len(ax.containers) == len(VARIANTS)  # the mean ± sd of each variant
 
 
 def test_the_table_fits_120_columns_and_reads_as_documented():

@@ -1,12 +1,12 @@
 """The documentation's trade-off figures and tables, drawn by `make results` from a run's records over
-all its seeds: each family's one-shot curves (every allocation: mean over seeds, a band of ± sd), its
-pruned variants and their controls (mean ± sd), the dense models as lines, chance level marked; the
-structured curves against the MACs and against the parameters removed. Each title names the run."""
+all its seeds: each family's one-shot curves (every allocation: mean over seeds, a band of ± sd; where
+recorded, the same before batch-norm recalibration, dashed), its pruned variants and their controls (mean
+± sd), the dense models as lines, chance level marked; the structured curves against the MACs and against
+the parameters removed. lib.plots.tradeoff_figure draws them (each axis over the whole range and zoomed on
+the trained models). Each title names the run."""
 import statistics
 
-from matplotlib.figure import Figure
-
-from lib import models, seeds
+from lib import models, plots, seeds
 from lib.errors import UserError
 from lib.report import table
 from lib.pruning import allocation, structured_allocation
@@ -15,13 +15,7 @@ from lib.variants import VARIANTS
 AXES = {"unstructured": {"conv_sparsity": "fraction of the conv weights zeroed"},
         "structured": {"macs": "fraction of the baseline's MACs removed",
                        "params": "fraction of the baseline's parameters removed"}}
-POINTS = {  # per family: the variants and controls drawn beside the curves, by registry name
-    "unstructured": {"unstructured": "unstructured variant (gradual, fine-tuned)",
-                     "unstructured_random": "random weights at its sparsities (control)"},
-    "structured": {"structured": "structured variant, one-shot",
-                   "structured_finetuned": "structured variant + fine-tune",
-                   "structured_random": "random filters at its counts + fine-tune (control)",
-                   "scratch": "its architecture from scratch (control)"}}
+STALE = "_before_recalibration"  # a curve row's key for an allocation's accuracy before batch-norm recalibration
 
 
 def mean_sd(values):
@@ -54,21 +48,27 @@ def structured_reductions(records, rows):
     return out
 
 
-def curves(per_seed, family):
+def allocations(tables):
+    """The allocations of a family's curve rows, in order (not the reached reductions, not the accuracies
+    before recalibration)."""
+    return list(dict.fromkeys(k for t in tables for row in t for k in row
+                              if k != "target" and not k.endswith("_achieved") and not k.endswith(STALE)))
+
+
+def curves(per_seed, family, suffix=""):
     """{allocation: [(target, {axis: mean position}, accuracy mean, accuracy sd)]} over the seeds, one
-    entry per target every seed reached with that allocation."""
+    entry per target every seed reached with that allocation; the accuracy is the rows' <allocation><suffix>
+    (suffix STALE: before batch-norm recalibration; an allocation without it has no entries)."""
     tables = [r[f"reports/plots/{family}_tradeoff.json"] for r in per_seed.values()]
     where = [structured_reductions(r, t) if family == "structured" else
              [{k: {"conv_sparsity": row["target"]} for k in row if k != "target"} for row in t]
              for r, t in zip(per_seed.values(), tables)]
-    names = list(dict.fromkeys(k for t in tables for row in t for k in row
-                               if k != "target" and not k.endswith("_achieved")))
     out = {}
-    for name in names:
+    for name in allocations(tables):
         out[name] = []
         for i, target in enumerate(row["target"] for row in tables[0]):
-            if all(i < len(t) and t[i]["target"] == target and name in t[i] for t in tables):
-                acc = mean_sd(t[i][name] for t in tables)
+            if all(i < len(t) and t[i]["target"] == target and name + suffix in t[i] for t in tables):
+                acc = mean_sd(t[i][name + suffix] for t in tables)
                 at = {axis: statistics.mean(w[i][name][axis] for w in where) for axis in AXES[family]}
                 out[name].append((target, at, *acc))
     return out
@@ -78,55 +78,54 @@ def evaluations(per_seed, variant):
     return [r[f"reports/eval/{VARIANTS[variant]['evaluation']}.json"] for r in per_seed.values()]
 
 
-def tradeoff_figure(per_seed, family, run_name, path):
-    """The family's trade-off figure over the seeds (one panel per axis) -> `path` (PNG)."""
-    from lib.io import save_figure
-    axes_of = AXES[family]
-    fig = Figure(figsize=(7.5 * len(axes_of), 6.2), layout="constrained")
-    panels = fig.subplots(1, len(axes_of), squeeze=False)[0]
-    lines = curves(per_seed, family)
-    n = len(per_seed)
+def points(per_seed, family, axis):
+    """The family's variants and controls on one axis: lib.plots.Point, position and accuracy the mean over
+    the seeds, the accuracy's sd."""
+    chosen = next(iter(per_seed.values()))["reports/unstructured_sparsities.json"]
+    out = []
+    for variant, label in plots.tradeoff_labels(family, chosen).items():
+        evals = evaluations(per_seed, variant)
+        x = statistics.mean(e[axis if family == "unstructured" else f"{axis}_reduction"] for e in evals)
+        accuracy = mean_sd(e["test_accuracy"] for e in evals)
+        out.append(plots.Point(label, x, *accuracy, zoom=variant not in plots.ONE_SHOT))
+    return out
+
+
+def tradeoff_data(per_seed, family, run_name):
+    """The family's trade-off figure over the seeds, as lib.plots.tradeoff_figure draws it: one panel per
+    axis (AXES), the dense models' lines, chance level, a title naming the run and the spread."""
+    after, before = curves(per_seed, family), curves(per_seed, family, STALE)
+    panels = [plots.Panel(label, {name: [(at[axis], m, s) for _, at, m, s in xs] for name, xs in after.items()},
+                          points(per_seed, family, axis),
+                          {name: [(at[axis], m, s) for _, at, m, s in xs] for name, xs in before.items() if xs})
+              for axis, label in AXES[family].items()]
+    lines = [(v, *mean_sd(e["test_accuracy"] for e in evaluations(per_seed, v))) for v in ("original", "dense_extra")]
     chance = 100 / len(next(iter(per_seed.values()))["reports/data.json"]["classes"])
-    for ax, (axis, label) in zip(panels, axes_of.items()):
-        for colour, (name, points) in enumerate(lines.items()):
-            x = [at[axis] for _, at, _, _ in points]
-            mean, sd = [m for *_, m, _ in points], [s for *_, s in points]
-            ax.plot(x, mean, marker="o", color=f"C{colour}", label=f"{name} allocation, one-shot")
-            ax.fill_between(x, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
-                            color=f"C{colour}", alpha=0.2, linewidth=0)
-        for (variant, style, colour) in (("original", "-", "black"), ("dense_extra", "--", "tab:purple")):
-            m, s = mean_sd(e["test_accuracy"] for e in evaluations(per_seed, variant))
-            ax.axhline(m, color=colour, linestyle=style, linewidth=1.2,
-                       label=f"{variant} ({m:.2f} ± {s:.2f} %)" if n > 1 else f"{variant} ({m:.2f} %)")
-        ax.axhline(chance, color="grey", linestyle=":", linewidth=1.2, label=f"chance ({chance:.0f} %)")
-        for k, (variant, text) in enumerate(POINTS[family].items()):
-            evals = evaluations(per_seed, variant)
-            x = statistics.mean(e[axis if family == "unstructured" else f"{axis}_reduction"] for e in evals)
-            m, s = mean_sd(e["test_accuracy"] for e in evals)
-            ax.errorbar(x, m, yerr=s, fmt="*Dsp"[k], markersize=11, capsize=5, color=f"C{len(lines) + k}",
-                        zorder=3, label=f"{text} ({m:.2f} %)")
-        ax.set(xlabel=label, ylabel="test accuracy (%)", ylim=(0, 100))
-        ax.grid(alpha=0.3)
-    fig.legend(*panels[0].get_legend_handles_labels(), loc="outside lower center", ncols=2 * len(axes_of),
-               fontsize="small")
+    n = len(per_seed)
     spread = f"mean ± sd over {n} seeds" if n > 1 else "one seed"
-    fig.suptitle(f"{family.capitalize()} pruning, run {run_name}: test accuracy against compression ({spread})")
-    save_figure(fig, path)
+    title = f"{family.capitalize()} pruning, run {run_name}: test accuracy against compression ({spread})"
+    return plots.Tradeoff(title, panels, lines, chance)
 
 
 def tradeoff_table(per_seed, family):
-    """The curves as a markdown table: per target, each allocation's accuracy (mean ± sd over seeds)."""
-    lines = curves(per_seed, family)
-    targets = list(dict.fromkeys(t for points in lines.values() for t, *_ in points))
+    """The curves as a markdown table: per target, each allocation's accuracy (mean ± sd over seeds) and,
+    where recorded, beside it the same before batch-norm recalibration ("<allocation> (stale BN)"), then a
+    line saying what those columns are."""
+    after, before = curves(per_seed, family), curves(per_seed, family, STALE)
+    columns = {}
+    for name in after:
+        columns[name] = after[name]
+        if before[name]:
+            columns[f"{name} (stale BN)"] = before[name]
+    targets = list(dict.fromkeys(t for xs in columns.values() for t, *_ in xs))
     kind = next(iter(per_seed.values()))["params.yaml"]["structured_prune"]["target_kind"]
     header = "conv sparsity" if family == "unstructured" else f"{'MACs' if kind == 'macs' else 'parameters'} removed"
     spread = len(per_seed) > 1
     rows = []
     for target in targets:
-        cells = []
-        for points in lines.values():
-            found = [(m, s) for t, _, m, s in points if t == target]
-            cells.append("-" if not found else f"{found[0][0]:.2f} ± {found[0][1]:.2f}" if spread
-                         else f"{found[0][0]:.2f}")
-        rows.append([f"{target:.2f}", *cells])
-    return table([header, *lines], rows)
+        found = [next(((m, s) for t, _, m, s in xs if t == target), None) for xs in columns.values()]
+        rows.append([f"{target:.2f}", *("-" if f is None else f"{f[0]:.2f} ± {f[1]:.2f}" if spread
+                                        else f"{f[0]:.2f}" for f in found)])
+    note = ["", "`(stale BN)`: the same one-shot model scored before its batch-norm recalibration, on the dense "
+            "model's batch-norm statistics."] if any(before.values()) else []
+    return table([header, *columns], rows) + note

@@ -23,9 +23,7 @@ from datetime import datetime
 from statistics import mean
 
 import yaml
-from PIL import Image
-
-from lib import seeds
+from lib import plots, seeds
 from lib.errors import UserError, run
 from lib.io import save_figure, save_json, save_text
 from lib import report
@@ -41,8 +39,8 @@ RECORDS = ["params.yaml", "dvc.lock", "reports/data.json", "reports/eval/*.json"
            "reports/structured_ratios.json", "reports/structured_sensitivity_results.json", "reports/plots/*.json",
            "reports/comparison.md",
            "reports/live/*/metrics.json", "reports/live/*/plots/metrics/*/*.tsv"]
-FIGURES = ["reports/*.png"]  # kept for the first seed of a run
-PHOTO = "reports/grad_cam_comparison.png"  # a grid of images: recorded as a half-size JPEG (the PNG is 2 MB)
+FIGURES = ["reports/*.png"]  # kept for the first seed of a run, as the pipeline drew them (lossless, full size)
+GRAD_CAM = "reports/grad_cam_comparison"  # its figure: .png; .jpg in records collected before it was kept lossless
 
 
 def collect(workspace, folder, log, figures):
@@ -54,11 +52,10 @@ def collect(workspace, folder, log, figures):
         for path in sorted(glob.glob(os.path.join(workspace, pattern))):
             dst = os.path.join(folder, os.path.relpath(path, workspace))
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            if os.path.relpath(path, workspace) == PHOTO:
-                image = Image.open(path).convert("RGB")
-                image.reduce(2).save(dst[:-len(".png")] + ".jpg", quality=85)
-            else:
-                shutil.copyfile(path, dst)
+            shutil.copyfile(path, dst)
+    png, jpg = (os.path.join(folder, GRAD_CAM + ext) for ext in (".png", ".jpg"))
+    if os.path.isfile(png) and os.path.isfile(jpg):
+        os.remove(jpg)  # an earlier collection's lossy copy
     if log:
         save_json(stage_times(open(log).read().splitlines()), os.path.join(folder, "stage_times.json"))
 
@@ -116,25 +113,42 @@ def seeds_text(per_seed):
     return f"{len(per_seed)} seed{'s' if len(per_seed) > 1 else ''} ({', '.join(map(str, per_seed))})"
 
 
+def size_cell(values, scale=1, digits=0):
+    """A size over the seeds: the one value every seed's model has or, where they differ (a structured
+    variant's architecture differs from seed to seed), their range "min–max", never a mean (a count no
+    model has); divided by `scale`, with `digits` decimals (more where min and max would read the same)."""
+    low, high = min(values) / scale, max(values) / scale
+    if low == high:
+        return f"{low:,.{digits}f}"
+    while f"{low:,.{digits}f}" == f"{high:,.{digits}f}":
+        digits += 1
+    return f"{low:,.{digits}f}–{high:,.{digits}f}"
+
+
+def headline_row(v, d, per_seed, s):
+    """One variant's headline cells: accuracy (mean ± sd), its comparisons, MACs and nonzero parameters
+    (size_cell), speedups (mean over seeds); `d` is its entry of the summary `s`."""
+    evals = [r[f"reports/eval/{VARIANTS[v]['evaluation']}.json"] for r in per_seed.values()]
+    timing = [r["reports/timing.json"][v] for r in per_seed.values()]
+    diffs = {VARIANTS[c]["column"]: diff for c, diff in s["differences"].get(v, {}).items()}
+    sd = "" if d["sd"] is None else f" ± {d['sd']:.2f}"
+    return [v, f"{d['mean']:.2f}{sd}", interval(diffs.get("dense_extra")), interval(diffs.get("scratch")),
+            interval(diffs.get("random")), size_cell([e["macs"] for e in evals], 1e6, 1),
+            size_cell([e["nonzero_params"] for e in evals]), f"{mean(t['latency_speedup'] for t in timing):.2f}x",
+            f"{mean(t['onnx_latency_speedup'] for t in timing):.2f}x"]
+
+
 def headline(meta, per_seed, run_name, s):
     """The headline table: per variant accuracy (mean ± sd), its same-budget comparisons with their
     intervals, size and speed; `s` is the seeds' summary()."""
     n = len(s["seeds"])
+    sizes = ("the value every seed's model has, or where the seeds' models differ (a structured variant's "
+             "architecture does) their range min–max, never a mean" if n > 1 else "the model's")
     lines = [f"Run `{run_name}`, {seeds_text(per_seed)} ({meta['summary']}): test accuracy in %, mean ± sd over "
              "seeds; `vs <control>`: the paired difference in points, variant minus control, mean [95 % t-interval "
-             "over seeds], `*` where it excludes 0; MACs, nonzero parameters and batch-1 CPU speedup (PyTorch; ORT: "
-             f"onnxruntime){' mean over seeds' if n > 1 else ''}.", ""]
-    rows = []
-    for v, d in s["variants"].items():
-        evals = [r[f"reports/eval/{VARIANTS[v]['evaluation']}.json"] for r in per_seed.values()]
-        timing = [r["reports/timing.json"][v] for r in per_seed.values()]
-        diffs = {VARIANTS[c]["column"]: diff for c, diff in s["differences"].get(v, {}).items()}
-        sd = "" if d["sd"] is None else f" ± {d['sd']:.2f}"
-        rows.append([v, f"{d['mean']:.2f}{sd}", interval(diffs.get("dense_extra")), interval(diffs.get("scratch")),
-                     interval(diffs.get("random")), f"{mean(e['macs'] for e in evals) / 1e6:.1f}",
-                     f"{mean(e['nonzero_params'] for e in evals):,.0f}",
-                     f"{mean(t['latency_speedup'] for t in timing):.2f}x",
-                     f"{mean(t['onnx_latency_speedup'] for t in timing):.2f}x"])
+             f"over seeds], `*` where it excludes 0; MACs and nonzero parameters: {sizes}; batch-1 CPU speedup "
+             f"(PyTorch; ORT: onnxruntime){', mean over seeds' if n > 1 else ''}.", ""]
+    rows = [headline_row(v, d, per_seed, s) for v, d in s["variants"].items()]
     lines += report.table(["variant", "test acc.", "vs dense_extra", "vs scratch", "vs random", "MACs (M)",
                            "nonzero params", "speedup", "ORT"], rows)
     unresolved = [f"{v} vs {c}" for v, per in s["differences"].items() for c, diff in per.items()
@@ -163,6 +177,15 @@ def noise_floor(per_seed):
     return " ".join(parts + ["Differences within such a range are the measurement's noise, not the models'."])
 
 
+def grad_cam_image(run_dir, seed):
+    """(The seed's Grad-CAM figure, relative to the run's folder; a note for its caption): the PNG the
+    pipeline drew or, in records collected before it was kept lossless, their half-size JPEG."""
+    png, jpg = f"seed{seed}/{GRAD_CAM}.png", f"seed{seed}/{GRAD_CAM}.jpg"
+    if not os.path.isfile(os.path.join(run_dir, png)) and os.path.isfile(os.path.join(run_dir, jpg)):
+        return jpg, " (a half-size JPEG: these records were collected before the figure was kept lossless)"
+    return png, ""
+
+
 def render(run_dir, records=None):
     """(docs/results.md, the README's headline block) from the records of the run in `run_dir` (or
     `records`, what load(run_dir) returns)."""
@@ -172,7 +195,7 @@ def render(run_dir, records=None):
     table = headline(meta, per_seed, name, s)
     first_seed = next(iter(per_seed))
     first = per_seed[first_seed]
-    figures = f"../{RESULTS}/{name}/seed{first_seed}/reports"
+    cam, note = grad_cam_image(run_dir, first_seed)
     drawn = f"../{RESULTS}/{name}/figures"
     doc = [f"# Results: `{name}`", "",
            "Generated by `make results` (`python -m tools.results render`) from the committed records in "
@@ -212,8 +235,9 @@ def render(run_dir, records=None):
                         rows)
     doc += ["", noise_floor(per_seed), *(["", meta["timing_note"]] if meta.get("timing_note") else [])]
     doc += ["", "## Grad-CAM: agreement with the original and faithfulness (mean over seeds)", "",
-            f"![Grad-CAM, run {name}, seed {first_seed}]({figures}/grad_cam_comparison.jpg)", "",
-            f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each.*", ""]
+            f"![Grad-CAM, run {name}, seed {first_seed}](../{RESULTS}/{name}/{cam})", "",
+            f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each{note}.*",
+            ""]
     rows = []
     for v in [v for v in VARIANTS if v in first["reports/eval/gradcam.json"]]:
         g = [r["reports/eval/gradcam.json"][v] for r in per_seed.values()]
@@ -250,7 +274,7 @@ def draw(run_dir, per_seed):
     name = os.path.basename(run_dir.rstrip("/"))
     for family in ("unstructured", "structured"):
         path = os.path.join(run_dir, "figures", f"{family}_tradeoff.png")
-        result_figures.tradeoff_figure(per_seed, family, name, path)
+        plots.tradeoff_figure(result_figures.tradeoff_data(per_seed, family, name), path)
     s = summary(per_seed)
     save_figure(seeds.figure(s, "test accuracy (%)"), os.path.join(run_dir, "figures", "seeds.png"))
     save_json(seeds.to_json(s), os.path.join(run_dir, "summary.json"))
