@@ -24,13 +24,13 @@ def command_blocks(text):
 
 def commands(line):
     """The simple commands of a shell line (quotes respected, comments and `for ... in ...;` heads
-    dropped, a $(...) substitution as one word X), split at ; && || | ."""
+    dropped, a $(...) substitution as one word X, a variable's $ dropped), split at ; && || | ."""
     lexer = shlex.shlex(re.sub(r"\$\([^)]*\)", "X", line), posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     out, words = [], []
     for token in [*lexer, ";"]:
         if token.strip(";&|"):
-            words.append(token.replace("$", ""))
+            words.append(re.sub(r"\$(?=[A-Za-z_{])", "", token))  # $k -> k; a regex's closing $ stays
             continue
         if words and words[0] == "do":
             words = words[1:]
