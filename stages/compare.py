@@ -1,6 +1,6 @@
 """compare: every variant's evaluation, timing and Grad-CAM agreement -> reports/comparison.md (the
 tables), reports/comparison.png (accuracy against size and against MACs), per variant the DVC metrics
-reports/metrics/<variant>.json (`dvc metrics show reports/metrics`: one row per variant), and every
+reports/metrics/<variant>.json (`dvc metrics show reports/metrics/*.json`: one row per variant), and every
 variant's test accuracy under its short name in reports/accuracy.json (a column each in `dvc exp show`)."""
 import argparse
 import textwrap
