@@ -10,9 +10,7 @@ Layers have architecture-independent names: conv1..conv8 for the convolutions, f
 `imagenet` head's Linear layers (fc1 for the `cifar` head's single Linear).
 """
 import torch
-import torchvision
 from torch import nn
-from torchvision.models.vgg import VGG, make_layers
 
 from lib.errors import UserError
 from lib.io import load_torch, save_torch
@@ -33,30 +31,66 @@ def scaled_filters(width):
     return [max(1, round(f * width)) for f in VGG11_FILTERS]
 
 
-def _cfg(filters):
-    cfg = []
+class VGG(nn.Module):
+    """torchvision's VGG (torchvision.models.vgg.VGG): `features`, `avgpool`, `classifier`, its forward and so
+    its state_dict keys, built here rather than imported: importing torchvision takes 1.75 s (it imports
+    torch._dynamo), paid by every stage that loads a model but does not train, and only the ImageNet weights
+    need it. tests/test_models.py checks build() against torchvision's classes, weight for weight."""
+
+    def __init__(self, features, avgpool, classifier):
+        super().__init__()
+        self.features, self.avgpool, self.classifier = features, avgpool, classifier
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def _features(filters, batch_norm):
+    """torchvision's make_layers for VGG-11 ("A") with these filter counts: 3x3 convs (padding 1), each
+    followed by batch norm (vgg11_bn) and an in-place ReLU, a 2x2 max-pool after conv1, 2, 4, 6 and 8."""
+    layers, in_channels = [], 3
     for i, f in enumerate(filters):
-        cfg += [f, "M"] if i in POOL_AFTER else [f]
-    return cfg
+        layers += [nn.Conv2d(in_channels, f, kernel_size=3, padding=1)]
+        layers += [nn.BatchNorm2d(f), nn.ReLU(inplace=True)] if batch_norm else [nn.ReLU(inplace=True)]
+        layers += [nn.MaxPool2d(kernel_size=2, stride=2)] if i in POOL_AFTER else []
+        in_channels = f
+    return nn.Sequential(*layers)
 
 
-def build(arch):
-    """A freshly initialised VGG-11 for `arch` (seed the global RNG first for reproducibility): torchvision's
-    VGG and its initialisation of the features; the layers this project replaces keep nn.Linear's default."""
+def _initialise(module):
+    """torchvision's VGG initialisation, module by module in order: convs He-normal (fan out), batch norm
+    scale 1 and shift 0, Linear layers N(0, 0.01), biases 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.constant_(m.bias, 0)
+
+
+def build(arch, initialise=True):
+    """A freshly initialised VGG-11 for `arch` (seed the global RNG first for reproducibility), drawn as
+    torchvision draws it: the features, (the imagenet head's classifier,) then the initialisation. The
+    `cifar` head (32x32 inputs end 1x1 after five pools: global pool -> one Linear) is created after the
+    initialisation and keeps nn.Linear's default. initialise=False: the structure alone, for weights that
+    come from elsewhere (built on the meta device, where torchvision's normal draws would import
+    torch._dynamo, 1.5 s)."""
     filters, classes = arch["filters"], arch["num_classes"]
-    features = make_layers(_cfg(filters), batch_norm=ARCHS[arch["arch"]])
+    features = _features(filters, ARCHS[arch["arch"]])
     if arch["head"] == "imagenet":  # its first Linear sees each channel as a 7x7 block
-        model = VGG(features, num_classes=classes)
-        if filters[-1] != 512:
-            model.classifier[0] = nn.Linear(filters[-1] * 7 * 7, 4096)
+        classifier = nn.Sequential(nn.Linear(filters[-1] * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(0.5),
+                                   nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(4096, classes))
+        model = VGG(features, nn.AdaptiveAvgPool2d((7, 7)), classifier)
+        if initialise:
+            _initialise(model)
         return model
-    # 32x32 inputs end 1x1 after five pools: global pool -> one Linear. torchvision's 120M-parameter
-    # ImageNet classifier is built on the meta device (no memory, no random draws) and replaced.
-    with torch.device("meta"):
-        model = VGG(features, num_classes=classes)
-    model.avgpool = nn.AdaptiveAvgPool2d(1)
-    model.classifier = nn.Sequential(nn.Linear(filters[-1], classes))
-    return model
+    if initialise:
+        _initialise(features)
+    return VGG(features, nn.AdaptiveAvgPool2d(1), nn.Sequential(nn.Linear(filters[-1], classes)))
 
 
 def load_imagenet_weights(model, arch):
@@ -64,6 +98,7 @@ def load_imagenet_weights(model, arch):
     the features, and for the `imagenet` head the first two Linear layers (the last is new)."""
     if arch["filters"] != VGG11_FILTERS:
         raise UserError(f"pretrained weights need the full VGG-11 filters {VGG11_FILTERS}, got {arch['filters']}")
+    import torchvision  # here only: see VGG
     try:
         reference = torchvision.models.get_model(arch["arch"], weights="DEFAULT")
     except OSError as err:  # URLError is an OSError
@@ -151,7 +186,7 @@ def load_checkpoint(path, device="cpu"):
         raise UserError(f"checkpoint {path} has an invalid architecture {arch!r}: {problem}")
     try:
         with torch.device("meta"):  # no initialisation to pay for: every tensor comes from the file
-            model = build(arch)
+            model = build(arch, initialise=False)
         model.load_state_dict(ckpt["state_dict"], assign=True)
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         # load_state_dict lists every mismatching tensor on its own line: show the first

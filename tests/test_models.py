@@ -37,7 +37,9 @@ def test_cifar_build_initialises_the_features_as_torchvision_and_builds_no_image
     torch.manual_seed(5)
     ours = models.build(arch)
     torch.manual_seed(5)
-    features = make_layers(models._cfg(SMALL_FILTERS), batch_norm=batch_norm)
+    cfg = [8, "M", 16, "M", 16, 16, "M", 32, 32, "M", 32, 32, "M"]  # torchvision's "A" with SMALL_FILTERS
+    assert [c for c in cfg if c != "M"] == SMALL_FILTERS
+    features = make_layers(cfg, batch_norm=batch_norm)
     for m in features.modules():  # the loop of torchvision's VGG.__init__, written out, on the features alone
         if isinstance(m, torch.nn.Conv2d):
             torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -45,10 +47,35 @@ def test_cifar_build_initialises_the_features_as_torchvision_and_builds_no_image
         elif isinstance(m, torch.nn.BatchNorm2d):
             torch.nn.init.constant_(m.weight, 1)
             torch.nn.init.constant_(m.bias, 0)
-    for (name, a), b in zip(ours.features.state_dict().items(), features.state_dict().values(), strict=True):
+    head = torch.nn.Linear(SMALL_FILTERS[-1], 10)  # nn.Linear's default, drawn after the features' initialisation
+    for (name, a), b in zip(ours.state_dict().items(), [*features.state_dict().values(), *head.state_dict().values()],
+                            strict=True):
         assert torch.equal(a, b), name
+    assert str(ours.features) == str(features)
     assert not any(t.is_meta for t in [*ours.parameters(), *ours.buffers()])
     assert [m.out_features for m in ours.modules() if isinstance(m, torch.nn.Linear)] == [10]
+
+
+def test_models_and_the_stages_that_build_them_do_not_import_torchvision():
+    """torchvision's import costs every stage process 1.75 s (it imports torch._dynamo): lib.models builds
+    the VGG itself and imports torchvision only for the ImageNet weights."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    probe = "import sys, lib.models, stages.finetune, stages.evaluate; print('torchvision' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"
+
+
+def test_full_vgg11_forward_is_torchvisions():
+    """The same weights in torchvision's VGG and in ours compute the same logits (the forward, not only
+    the layers, is torchvision's)."""
+    import torchvision
+    ours = models.build(models.architecture("vgg11_bn", "imagenet")).eval()
+    reference = torchvision.models.vgg11_bn(num_classes=10).eval()
+    reference.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.equal(ours(x), reference(x))
 
 
 def test_checkpoint_round_trip_is_plain_data(tmp_path, small_arch):
@@ -138,3 +165,17 @@ def test_scaled_filters():
     assert models.scaled_filters(1.0) == models.VGG11_FILTERS
     assert models.scaled_filters(0.25) == [16, 32, 64, 64, 128, 128, 128, 128]
     assert models.scaled_filters(0.001) == [1] * 8  # every layer keeps a filter
+
+
+def test_a_checkpoint_loads_without_random_draws_or_torch_dynamo(tmp_path, small_arch):
+    """load_checkpoint builds the structure alone on the meta device: the global RNG is untouched and
+    torch._dynamo (imported by a normal draw on the meta device, 1.5 s) is not imported."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    models.save_checkpoint(tmp_path / "m.pth", models.build(small_arch), small_arch)
+    probe = ("import sys, torch; from lib import models; torch.manual_seed(1); before = torch.rand(1); "
+             f"torch.manual_seed(1); models.load_checkpoint({str(tmp_path / 'm.pth')!r}); "
+             "print('torch._dynamo' in sys.modules, torch.equal(torch.rand(1), before))")
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["False", "True"]

@@ -27,3 +27,16 @@ def test_setup_sets_the_kernel_flags(deterministic, flags_put_back):
     assert torch.backends.cudnn.benchmark is not deterministic
     assert torch.utils.deterministic.fill_uninitialized_memory is False
     assert torch.initial_seed() == 3
+
+
+def test_setup_does_not_import_torchinductor():
+    """The deterministic flag is set without importing TorchInductor (about 2.5 s of every stage's start),
+    and reads back through the public getters as torch.use_deterministic_algorithms would set it."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    probe = ("import sys, torch; from lib import runtime; runtime.setup(0, 'cpu'); "
+             "print('torch._inductor' in sys.modules, torch.are_deterministic_algorithms_enabled(), "
+             "torch.is_deterministic_algorithms_warn_only_enabled())")
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert shown.stdout.split() == ["False", "True", "True"]

@@ -243,7 +243,7 @@ def remove_filters(model, arch, ratios, round_to=1, scores=None):
             t = t.index_select(dim, idx.to(t.device))
         state[key] = t if key in slices else t.clone()  # its own tensors, none shared with `model`
     with torch.device("meta"):  # no initialisation to pay for: every tensor comes from `model`, on its device
-        new = models.build(new_arch)
+        new = models.build(new_arch, initialise=False)
     new.load_state_dict(state, assign=True)
     return new.train(model.training), new_arch
 
