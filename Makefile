@@ -80,7 +80,7 @@ seeds: setup
 
 # Each benchmark's output, under its command and the machine, is recorded in results/benchmarks/<name>.txt,
 # which `make results` quotes in docs/benchmarks.md. Run it on idle cores.
-BENCHMARKS := bench_loops bench_determinism bench_sweep bench_runtime_switch
+BENCHMARKS := bench_loops bench_determinism bench_sweep bench_runtime_switch bench_round_to bench_timing
 bench: setup
 	@mkdir -p results/benchmarks
 	set -o pipefail; for b in $(BENCHMARKS); do { echo "$$ python -m benchmarks.$$b"; \
