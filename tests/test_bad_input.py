@@ -362,6 +362,17 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("unstructured_tradeoff", "targets", [0.5, 1.0], "a non-empty list of distinct numbers in (0, 1)"),
     ("structured_tradeoff", "targets", 0.5, "a non-empty list of distinct numbers in (0, 1)"),
     ("gradcam", "road_percentiles", [20, 100], "a non-empty list of distinct integers in (0, 100)"),
+    ("gradcam", "method", "scorecam", "one of: gradcam, gradcampp, layercam"),
+    # the recovery recipe, int8 deployment, batch-norm recalibration of the one-shot measurements
+    ("recovery", "lr", 0, "a number > 0"),
+    ("recovery", "schedule", "linear", "one of: cosine, onecycle, rewind"),
+    ("recovery", "distill_weight", 1.5, "a number in [0, 1]"),
+    ("recovery", "distill_temperature", 0, "a number > 0"),
+    ("recovery", "distill_scratch", "yes", "true or false"),
+    ("quantize", "calibration", "kl", "one of: minmax, entropy, percentile"),
+    ("quantize", "calibration_images", 0, "a positive integer"),
+    ("quantize", "reduce_range", "maybe", "auto, true or false"),
+    ("unstructured_prune", "bn_recalibration_batches", -1, "an integer >= 0"),
 ], ids=lambda v: str(v))
 def test_bad_param_value(tmp_path, section, key, value, allowed):
     edited = yaml.safe_load(yaml.safe_dump(GOOD))
