@@ -38,17 +38,21 @@ def test_stage_times_come_from_the_timestamped_log():
 
 
 def test_the_results_pages_are_what_the_records_say():
-    """docs/results.md and the README's headline block are tools.results' rendering of the committed
-    records (results/<run>/): a number edited by hand, or records changed without `make results`, fail."""
-    doc, block = results.render(f"{ROOT}/{results.RESULTS}/{results.RUN}")
-    with open(f"{ROOT}/{results.DOC}") as f:
-        assert f.read() == doc, "run: make results"
-    with open(f"{ROOT}/{results.README}") as f:
-        assert block in f.read(), "run: make results"
-    run_dir = f"{ROOT}/{results.RESULTS}/{results.RUN}"
-    with open(f"{run_dir}/summary.json") as f:
-        assert json.load(f) == json.loads(json.dumps(seeds.to_json(results.summary(results.load(run_dir)[1])))), \
-            "run: make results"
+    """Every run's results page (docs/results.md for the headline run), and the README's headline block, are
+    tools.results' rendering of the committed records (results/<run>/): a number edited by hand, or records
+    changed without `make results`, fail."""
+    assert results.runs()[0] == results.RUN
+    for run in results.runs():
+        run_dir = f"{ROOT}/{results.RESULTS}/{run}"
+        doc, block = results.render(run_dir)
+        with open(f"{ROOT}/{results.page(run)}") as f:
+            assert f.read() == doc, f"run: make results ({run})"
+        if run == results.RUN:
+            with open(f"{ROOT}/{results.README}") as f:
+                assert block in f.read(), "run: make results"
+        with open(f"{run_dir}/summary.json") as f:
+            assert json.load(f) == json.loads(json.dumps(seeds.to_json(results.summary(results.load(run_dir)[1])))), \
+                f"run: make results ({run})"
 
 
 def test_the_timing_noise_floor_spans_the_variants_of_one_architecture():

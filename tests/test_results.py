@@ -61,3 +61,30 @@ def test_the_page_links_the_grad_cam_figure_the_records_hold(records):
     doc, _ = results.render(RUN_DIR, records)
     cam, _ = results.grad_cam_image(RUN_DIR, next(iter(records[1])))
     assert f"](../{results.RESULTS}/{results.RUN}/{cam})" in doc
+
+
+def test_the_deployment_table_is_the_records_means():
+    """The int8 section on two synthetic seeds: each cell the mean over seeds of its record, computed here
+    by hand; records without a quantize report (code before int8 deployment) get no section."""
+    per_seed = {}
+    for seed in (0, 1):
+        r = {"reports/quantize.json": {"calibration": "minmax", "calibration_images": 512, "reduce_range": False,
+                                       "variants": {}},
+             "reports/timing.json": {"noise_floor": {"pytorch": 0.01 * (seed + 1), "onnx": 0.02, "int8": 0.03}}}
+        for i, (v, spec) in enumerate(results.VARIANTS.items()):
+            r[f"reports/eval/{spec['evaluation']}.json"] = {
+                "test_accuracy": 80 + i + seed, "onnx_test_accuracy": 80 + i + seed, "int8_test_accuracy": 79 + i,
+                "int8_drop": 1 + seed, "int8_size_bytes": 2e6 * (1 + seed)}
+            r["reports/quantize.json"]["variants"][v] = {"float_size_bytes": 8e6}
+            r["reports/timing.json"][v] = {"onnx_latency_ms": 2.0 + seed, "int8_latency_ms": 0.5,
+                                           "int8_latency_speedup": 4.0 + 2 * seed, "int8_gain": 2.0,
+                                           "int8_throughput_speedup": 3.0, "int8_throughput_gain": 1.5}
+        per_seed[seed] = r
+    lines = results.deployment(per_seed)
+    row = next(line for line in lines if line.startswith("| original |"))
+    assert [c.strip() for c in row.split("|")[1:-1]] == [
+        "original", "80.50", "80.50", "79.00", "-1.50", "8.0 -> 3.0", "2.50", "0.50", "5.00x", "2.00x", "3.00x",
+        "1.50x"]
+    assert "minmax` on 512 training images" in lines[2]
+    assert "pytorch 2.0 %, onnx 2.0 %, int8 3.0 %" in "\n".join(lines)
+    assert results.deployment({0: {k: v for k, v in per_seed[0].items() if k != "reports/quantize.json"}}) == []
