@@ -90,6 +90,14 @@ def test_the_benchmark_outputs_quoted_are_the_recorded_ones(tmp_path):
         "<!-- output: s.txt -->\nNo recorded output yet: `make bench` writes s.txt.\n<!-- output end -->\n")
 
 
+def test_the_method_pages_tables_are_the_recorded_ones():
+    """docs/method.md's tables between `<!-- table: ... -->` markers are tools.results' rendering of the
+    records they name (make results)."""
+    with open(f"{ROOT}/{results.METHOD}") as f:
+        page = f.read()
+    assert results.quote_tables(page, ROOT) == page, "run: make results"
+
+
 def test_every_link_and_image_in_the_docs_resolves():
     """Each relative link or image of the README and docs/ names a file (or folder) of the project."""
     broken = []
