@@ -4,20 +4,28 @@ activations whose ranges are calibrated on a sample of training images). A struc
 as a smaller dense one; an unstructured one as a dense model full of zeros (int8 has no sparse kernels
 either). The int8 model runs in onnxruntime like the float one (lib.onnx_export.session)."""
 import os
+import shutil
 import tempfile
 
 import numpy as np
 import onnx
+from google.protobuf.message import Error as ProtobufError
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from lib.errors import UserError
 from lib.io import atomic_path
-from lib.onnx_export import INPUT
+from lib.onnx_export import INPUT, session
 
 METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
            "percentile": CalibrationMethod.Percentile}
 BATCH = 64  # calibration images per forward pass
+# what onnxruntime's quantization tooling raises for a graph it cannot handle (its own errors, onnx's and
+# protobuf's, and the ValueError / RuntimeError / KeyError of its Python passes); anything else propagates
+REFUSALS = (ValueError, RuntimeError, KeyError, onnx.checker.ValidationError, ProtobufError, ort_errors.Fail,
+            ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
+            ort_errors.NotImplemented, ort_errors.RuntimeException)
 
 
 class Images(CalibrationDataReader):
@@ -34,20 +42,20 @@ class Images(CalibrationDataReader):
 def quantize(float_path, int8_path, images, method, reduce_range=False):
     """Write the int8 model of the ONNX export at `float_path` to `int8_path`, its activation ranges
     calibrated on `images` (normalised, from the training split) by `method` (a key of METHODS);
-    `reduce_range`: 7-bit weights, for CPUs without VNNI, whose 8-bit products can saturate. A model
-    onnxruntime cannot quantize is a UserError naming it; nothing is written then."""
+    `reduce_range`: 7-bit weights, for CPUs without VNNI, whose 8-bit products can saturate. An export
+    onnxruntime cannot load, or a model it cannot quantize, is a UserError naming it; nothing is written
+    then."""
+    session(float_path)  # a missing, truncated or foreign file: refused by name before any work
     with tempfile.TemporaryDirectory() as folder:
         prepared, out = os.path.join(folder, "prepared.onnx"), os.path.join(folder, "int8.onnx")
         try:
             quant_pre_process(float_path, prepared)
             quantize_static(prepared, out, Images(images), quant_format=QuantFormat.QDQ, per_channel=True,
                             reduce_range=reduce_range, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=METHODS[method],
-                            calibration_cache_path=None)
-        except Exception as err:  # onnxruntime's tooling raises many kinds (ValueError, RuntimeError, onnx errors)
+                            calibrate_method=METHODS[method], calibration_cache_path=None)
+        except REFUSALS as err:
             raise UserError(f"onnxruntime could not quantize {float_path}: {type(err).__name__}: "
                             f"{str(err).splitlines()[0][:300] if str(err) else ''}; re-export it (dvc repro "
                             "export_onnx)") from err
-        model = onnx.load(out)
         with atomic_path(int8_path) as tmp:
-            onnx.save(model, tmp)
+            shutil.copyfile(out, tmp)

@@ -53,6 +53,9 @@ def test_the_int8_model_is_qdq_with_per_channel_int8_weights(exported):
         assert dq.op_type == "DequantizeLinear"
         assert inits[dq.input[0]].dtype == np.int8
         assert inits[dq.input[1]].shape == (layer.out_channels,)  # per-channel scales
+    linears = [n for n in graph.node if n.op_type in ("Gemm", "MatMul")]
+    assert len(linears) == 1 and producer[linears[0].input[1]].op_type == "DequantizeLinear"
+    assert inits[producer[linears[0].input[1]].input[0]].dtype == np.int8
     quantizers = [n for n in graph.node if n.op_type == "QuantizeLinear"]
     assert quantizers and all(n.input[0] not in inits for n in quantizers)  # activations, not stored weights
 
@@ -82,8 +85,27 @@ def test_each_calibration_method_gives_a_model_that_runs(exported, tmp_path, met
 def test_a_file_onnxruntime_cannot_quantize_is_refused_by_name_and_nothing_is_written(tmp_path):
     bad, out = tmp_path / "broken.onnx", tmp_path / "broken.int8.onnx"
     bad.write_bytes(b"not an onnx model")
-    with pytest.raises(UserError, match=f"onnxruntime could not quantize {re.escape(str(bad))}"):
+    with pytest.raises(UserError, match=f"cannot load the ONNX model {re.escape(str(bad))}: it is missing, truncated"):
         quantize(str(bad), str(out), torch.zeros(2, 3, 32, 32), "minmax")
+    assert not out.exists()
+
+
+def test_a_graph_the_quantizer_refuses_is_named_and_nothing_is_written(tmp_path, monkeypatch):
+    """An export onnxruntime loads but its quantizer cannot handle (its tooling raises) is a UserError that
+    names the file; an error of another kind (a bug, not the model) propagates as it is."""
+    import lib.quantize
+    float_path, out = tmp_path / "m.onnx", tmp_path / "m.int8.onnx"
+    export(models.build(models.architecture("vgg11_bn", "cifar", 10, SMALL_FILTERS)).eval(), str(float_path))
+
+    def refuses(*args, **kwargs):
+        raise ValueError("unsupported op")
+    monkeypatch.setattr(lib.quantize, "quantize_static", refuses)
+    with pytest.raises(UserError, match=f"onnxruntime could not quantize {re.escape(str(float_path))}: "
+                                        "ValueError: unsupported op"):
+        quantize(str(float_path), str(out), torch.zeros(2, 3, 32, 32), "minmax")
+    monkeypatch.setattr(lib.quantize, "quantize_static", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        quantize(str(float_path), str(out), torch.zeros(2, 3, 32, 32), "minmax")
     assert not out.exists()
 
 
