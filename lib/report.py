@@ -75,14 +75,14 @@ def load_metrics(paths, keys=REQUIRED):
 def rows(metrics, agreement, controls=None, timing=None):
     """One row per variant (the first is the baseline) with the table's keys; `agreement` is
     gradcam.json and `timing` timing.json, keyed by variant (and its noise_floor per runtime: a speedup
-    within it of 1.00x is listed in the row's `unresolved`); `controls` maps a variant to the controls
-    it is compared with, by column ({"unstructured": {"dense_extra": "dense_extra", "random":
+    within it of 1.00x, the baseline's own aside, is listed in the row's `unresolved`); `controls` maps a
+    variant to the controls it is compared with, by column ({"unstructured": {"dense_extra": "dense_extra", "random":
     "unstructured_random"}} adds vs_dense_extra and vs_random: its test accuracy minus that control's)."""
     floors = (timing or {}).get("noise_floor", {})
     base = next(iter(metrics.values()))
     table = []
     for variant, m in metrics.items():
-        row = {"latency_speedup": 1.0, **m, **(timing or {}).get(variant, {}), "variant": variant,
+        row = {**m, **(timing or {}).get(variant, {}), "variant": variant,
                "size_mb": m["size_bytes"] / 1e6, "macs_m": m["macs"] / 1e6,
                "test_accuracy_drop": base["test_accuracy"] - m["test_accuracy"], **agreement.get(variant, {})}
         row["smallest_mb"] = row["size_mb"]
@@ -92,8 +92,8 @@ def rows(metrics, agreement, controls=None, timing=None):
             row["effective_macs_m"] = m["effective_macs"] / 1e6
         if "int8_size_bytes" in m:
             row["int8_mb"] = m["int8_size_bytes"] / 1e6
-        row["unresolved"] = [key for key, runtime in SPEEDUPS.items()
-                             if key in row and runtime in floors and not resolved(row[key], floors[runtime])]
+        row["unresolved"] = [key for key, runtime in SPEEDUPS.items() if variant != next(iter(metrics)) and key in row
+                             and runtime in floors and not resolved(row[key], floors[runtime])]
         for column, control in (controls or {}).get(variant, {}).items():
             row[f"vs_{column}"] = m["test_accuracy"] - metrics[control]["test_accuracy"]
         table.append(row)

@@ -81,5 +81,6 @@ def noise_floor(latencies, groups):
 
 
 def resolved(speedup, floor):
-    """Whether a speedup (a ratio of latencies) differs from 1 by more than the noise floor."""
-    return abs(speedup - 1) > floor
+    """Whether a speedup (a ratio of latencies) lies outside the noise floor: the floor is a ratio too (max /
+    min - 1), so a slowdown is judged by its inverse, max(s, 1/s) - 1 > floor."""
+    return max(speedup, 1 / speedup) - 1 > floor

@@ -70,3 +70,17 @@ def test_timing_joins_the_rows_and_the_summary_is_the_dvc_metrics(tmp_path):
     assert report.summary(table[1]) == {"test_acc": 87.5, "nonzero": 100, "size_mb": 0.8, "speedup": 0.91,
                                         "vs_dense_extra": -1.75}
     assert report.summary(table[0])["size_mb"] == 4.0 and "vs_dense_extra" not in report.summary(table[0])
+
+
+def test_speedups_within_the_noise_floor_are_marked_and_the_baselines_own_is_not(tmp_path):
+    """With timing's noise floor (pytorch 5 %), a 1.04x speedup and a 0.96x one are marked `~` in the table,
+    a 1.30x and a 0.70x one are not, nor the baseline's own 1.00x."""
+    speeds = {"original": 1.0, "a": 1.04, "b": 0.96, "c": 1.30, "d": 0.70}
+    metrics = report.load_metrics(write_metrics(tmp_path, {v: BASE for v in speeds}))
+    timing = {**{v: {"latency_ms": 2.0 / s, "latency_speedup": s} for v, s in speeds.items()},
+              "noise_floor": {"pytorch": 0.05}}
+    table = report.rows(metrics, {}, None, timing)
+    assert {r["variant"]: r["unresolved"] for r in table} == {
+        "original": [], "a": ["latency_speedup"], "b": ["latency_speedup"], "c": [], "d": []}
+    text = report.markdown(table)
+    assert "~1.04x" in text and "~0.96x" in text and "~1.00x" not in text and "~1.30x" not in text

@@ -108,3 +108,10 @@ def test_the_stage_times_each_runtime_in_its_own_round_robin(small_arch, tmp_pat
     for runtime, prefix in (("pytorch", ""), ("onnx", "onnx_"), ("int8", "int8_")):
         a, b = written["a"][f"{prefix}latency_ms"], written["b"][f"{prefix}latency_ms"]
         assert written["noise_floor"][runtime] == pytest.approx(max(a, b) / min(a, b) - 1)
+
+
+def test_a_speedup_is_resolved_only_outside_the_noise_floor_either_way():
+    """The floor is a ratio (max / min - 1): 1.10x and its inverse, 0.909x, are the same distance from 1.00x."""
+    assert timing.resolved(1.2, 0.1) and timing.resolved(1 / 1.2, 0.1)
+    assert not timing.resolved(1.05, 0.1) and not timing.resolved(1 / 1.05, 0.1)
+    assert not timing.resolved(0.72, 0.4) and timing.resolved(0.72, 0.3)  # 0.72x is 1.39x slower
