@@ -199,6 +199,7 @@ def load_checkpoint(path, device="cpu"):
                   None)
     if broken is not None:
         raise UserError(f"checkpoint {path} holds weights that are not finite (NaN or infinite, first in {broken}): "
-                        "the training that wrote it diverged; fix its learning rate and run it again (dvc repro)")
+                        "a model with such weights computes nothing; re-run the stage that writes it (dvc repro), or "
+                        "restore the file (dvc checkout, dvc pull)")
     # The model holds the file's tensors themselves (assign=True): the dict returned keeps the rest only
     return model.to(device).eval(), {k: v for k, v in ckpt.items() if k != "state_dict"}

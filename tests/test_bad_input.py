@@ -182,7 +182,7 @@ CASES = [
     # unstructured_sensitivity
     pytest.param("unstructured_sensitivity", saved(BASELINE, lambda: nan_checkpoint(SMALL_FILTERS)),
                  [f"checkpoint {BASELINE} holds weights that are not finite (NaN or infinite, first in "
-                  "features.0.weight)", "diverged"], id="non-finite-weights"),
+                  "features.0.weight)", "re-run the stage that writes it"], id="non-finite-weights"),
     pytest.param("unstructured_sensitivity", truncated(BASELINE),
                  [f"cannot read checkpoint {BASELINE}: the file is truncated, corrupt or not a PyTorch file"],
                  id="truncated-checkpoint"),
