@@ -158,8 +158,8 @@ def read(path=PARAMS_FILE):
     """params.yaml as a dict (parse), its top-level names checked against SECTIONS."""
     params = parse(path) or {}
     if not isinstance(params, dict):
-        raise UserError(f"{path} must be a mapping of sections (seed: 0, device: auto, data: ..., as in the README's "
-                        f"parameter list); it holds a {type(params).__name__}.")
+        raise UserError(f"{path} must be a mapping of sections (seed: 0, device: auto, data: ..., as "
+                        f"docs/parameters.md lists them); it holds a {type(params).__name__}.")
     unknown = [k for k in params if k not in SECTIONS]
     if unknown:
         close = difflib.get_close_matches(str(unknown[0]), SECTIONS, n=1)
@@ -187,8 +187,8 @@ def _values(name, values, declaration, path):
                 raise UserError(f"{path}: missing section or key '{field.name}'.")
             close = difflib.get_close_matches(field.name, [str(k) for k in values if k not in fields], n=1)
             hint = f" (is '{close[0]}' a misspelling of it?)" if close else ""
-            raise UserError(f"{PARAMS_FILE}: missing key {name}.{field.name}{hint}; add it (see the README's "
-                            "parameter list).")
+            raise UserError(f"{PARAMS_FILE}: missing key {name}.{field.name}{hint}; add it (docs/parameters.md lists "
+                            "every key).")
         problem = field.metadata["check"] and field.metadata["check"](values[field.name])
         if problem:
             raise UserError(f"{PARAMS_FILE}: {prefix}{field.name} = {values[field.name]!r} is not allowed; "

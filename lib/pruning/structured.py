@@ -96,8 +96,9 @@ def filter_scores(model, criterion, generator=None, gradients=None):
     Torch-Pruning's importances of each conv's output channels (tests/test_criteria.py checks each against
     its formula written out): l1 and l2, the sum of the filter's |w| and of its w^2 (the L2 norm's order);
     bn_scale, |gamma| of the batch norm after the conv (Network Slimming, Liu et al. 2017); fpgm, the summed
-    distance of the filter's |w|^2 to the layer's other filters' (He et al. 2019: a filter near the geometric
-    median is replaceable). The model is traced once in eval mode and left as it was."""
+    distance of the filter's |w|^2 to the layer's other filters' (Torch-Pruning's FPGM; He et al. 2019, whose
+    filters near the geometric median are the replaceable ones, compare the weights w themselves). The model
+    is traced once in eval mode and left as it was."""
     if criterion not in CRITERIA:
         raise UserError(f"unknown filter criterion '{criterion}'; allowed: {', '.join(CRITERIA)}")
     if criterion == "random" and generator is None:
