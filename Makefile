@@ -1,9 +1,9 @@
 # Quick start:  make demo   (whole pipeline on the offline digits data, under 5 minutes on 2 CPU cores)
 #               make test   (lint, unit tests, end-to-end dvc repro on a tiny configuration)
 #               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
-#               make bench  (loop, determinism, sweep and runtime-switch benchmarks, recorded in results/benchmarks/)
-#               make results (docs/results.md, the README's headline block and the outputs quoted in
-#                             docs/benchmarks.md, from the records in results/)
+#               make bench  (the benchmarks of BENCHMARKS, each recorded in results/benchmarks/)
+#               make results (each run's results page, the README's headline block, docs/method.md's tables and
+#                             the outputs quoted in docs/benchmarks.md, from the records in results/)
 # Each creates the virtual environment from requirements.txt first.
 
 SHELL := /bin/bash

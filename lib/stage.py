@@ -27,8 +27,9 @@ def start(doc, flags, schema, splits=SPLITS):
     each, and read as {name: path}), the params its `schema` names (lib.config.load; a model stage's schema
     holds COMMON), validated before any work (a training batch must fit in the
     training split), every RNG seeded, the kernels, device and precision chosen (lib.runtime.setup), the
-    named splits of --data on that device. (download, export, quantize, timing and compare, which train and
-    evaluate nothing, parse their own flags, so their code, and their dvc.yaml deps, stay free of this.)"""
+    named splits of --data on that device. (check_params, download, export_onnx, quantize, timing, compare
+    and figures, which train and evaluate nothing, parse their own flags, so their code, and their dvc.yaml
+    deps, stay free of this.)"""
     parser = argparse.ArgumentParser(description=doc)
     for flag in flags:  # "--model=": repeated, NAME=PATH each (lib.io.named_paths)
         parser.add_argument(flag.rstrip("="), required=True, **({"action": "append", "metavar": "NAME=PATH"}

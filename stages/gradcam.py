@@ -19,7 +19,7 @@ from lib.variants import VARIANTS
 # model before its fine-tune last.
 COLUMNS = ("original", "unstructured", "unstructured_random", "structured_finetuned", "structured_random", "scratch",
            "dense_extra", "structured")
-MAX_FIGURE_IMAGES = 32  # rows of the figure: about 250 pixels each at its resolution
+MAX_FIGURE_IMAGES = 32  # rows of the figure: about 200 pixels each at its resolution
 
 
 @dataclasses.dataclass(frozen=True)
