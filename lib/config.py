@@ -61,6 +61,11 @@ optional_path = check("a path (string) or null", lambda v: v is None or (isinsta
 fraction = check("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1)  # a pruning level
 open_fraction = check("a number in (0, 1)", lambda v: _number(v) and 0 < v < 1)  # a target
 fraction_up_to_one = check("a number in (0, 1]", lambda v: _number(v) and 0 < v <= 1)  # a share that may be whole
+weight = check("a number in [0, 1]", lambda v: _number(v) and 0 <= v <= 1)  # a mixing weight
+auto_or_boolean = check("auto, true or false", lambda v: v == "auto" or isinstance(v, bool))
+percentiles = check("a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
+                    lambda v: isinstance(v, list) and bool(v) and len(set(v)) == len(v)
+                    and all(_int(x) and 0 < x < 100 for x in v))
 layer_name = check("one of conv1 ... conv8", lambda v: v in [f"conv{i}" for i in range(1, 9)])
 
 

@@ -44,8 +44,7 @@ class Recovery:
     epochs: int = setting(config.positive_int)
     lr: float = setting(config.positive_number)
     schedule: str = setting(config.choice("cosine", "onecycle", "rewind"))
-    distill_weight: float = setting(config.check("a number in [0, 1]", lambda v: config.fraction(v) is None
-                                                 or v == 1))
+    distill_weight: float = setting(config.weight)
     distill_temperature: float = setting(config.positive_number)
     distill_scratch: bool = setting(config.boolean)
 
@@ -189,8 +188,8 @@ def evaluate(model, split, batch_size):
 
 def fit(model, data, training, seed, eval_batch_size, live_dir=None):
     """SGD (momentum, weight decay) on data["train"] as the Training `training` says (a Recipe alone: its
-    own schedule); each epoch ends with an evaluation on data["val"] in batches of `eval_batch_size`
-    (measure.batch_size). With `live_dir`, the per-epoch metrics are logged there with dvclive
+    own schedule); each epoch ends with an evaluation on data["val"] in batches of
+    `eval_batch_size`. With `live_dir`, the per-epoch metrics are logged there with dvclive
     (train/loss.tsv, val/accuracy.tsv, ...). Returns the list of per-epoch metrics. Batch order and
     augmentation come from a generator seeded with `seed`, dropout (the imagenet head) from the global RNG,
     seeded here too."""

@@ -31,10 +31,7 @@ class Gradcam:
     include_unfinetuned: bool = setting(config.boolean)
     agreement_images: int = setting(config.positive_int)
     faithfulness_images: int = setting(config.positive_int)
-    road_percentiles: list = setting(config.check(
-        "a non-empty list of distinct integers in (0, 100), e.g. [20, 40, 60, 80]",
-        lambda v: isinstance(v, list) and bool(v) and len(set(v)) == len(v)
-        and all(isinstance(x, int) and not isinstance(x, bool) and 0 < x < 100 for x in v)))
+    road_percentiles: list = setting(config.percentiles)
     top_k: float = setting(config.fraction_up_to_one)
 
 

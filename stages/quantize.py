@@ -20,7 +20,7 @@ from lib.quantize import METHODS, quantize
 class Quantize:
     calibration_images: int = setting(config.positive_int)
     calibration: str = setting(config.choice(*METHODS))
-    reduce_range: object = setting(config.check("auto, true or false", lambda v: v == "auto" or isinstance(v, bool)))
+    reduce_range: object = setting(config.auto_or_boolean)
 
 
 PARAMS = {config.TOP: config.part(config.Run, "seed"), "quantize": Quantize}

@@ -367,6 +367,7 @@ GOOD = yaml.safe_load(open(os.path.join(ROOT, "params.yaml")))
     ("recovery", "lr", 0, "a number > 0"),
     ("recovery", "schedule", "linear", "one of: cosine, onecycle, rewind"),
     ("recovery", "distill_weight", 1.5, "a number in [0, 1]"),
+    ("recovery", "distill_weight", True, "a number in [0, 1]"),
     ("recovery", "distill_temperature", 0, "a number > 0"),
     ("recovery", "distill_scratch", "yes", "true or false"),
     ("quantize", "calibration", "kl", "one of: minmax, entropy, percentile"),
