@@ -52,19 +52,16 @@ def time_interleaved(models, baseline, cfg, image_size=32):
     (ms per image at batch 1: median and interquartile range over cfg.latency_runs rounds),
     throughput (images/s at cfg.throughput_batch, median over cfg.throughput_runs rounds), and
     the speedups against a baseline: the ratio of medians, with the IQR of the per-round ratios.
-    `baseline` names the model every speedup is against, or maps each name to its own baseline's."""
+    `baseline` names the model every speedup is against."""
     cpu = {name: m.cpu().eval() if isinstance(m, torch.nn.Module) else m for name, m in models.items()}
-    baseline_of = baseline if isinstance(baseline, dict) else dict.fromkeys(models, baseline)
     one = torch.randn(1, 3, image_size, image_size)
     many = torch.randn(cfg.throughput_batch, 3, image_size, image_size)
     with torch.inference_mode():
         single = _round_robin({n: (lambda m=m: m(one)) for n, m in cpu.items()}, cfg.latency_runs, cfg.warmup)
         batch = _round_robin({n: (lambda m=m: m(many)) for n, m in cpu.items()}, cfg.throughput_runs, 1)
-    out = {}
+    out, base, base_batch = {}, statistics.median(single[baseline]), statistics.median(batch[baseline])
     for name in cpu:
-        first = baseline_of[name]
-        base, base_batch = statistics.median(single[first]), statistics.median(batch[first])
-        latency, per_round = statistics.median(single[name]), [b / t for b, t in zip(single[first], single[name])]
+        latency, per_round = statistics.median(single[name]), [b / t for b, t in zip(single[baseline], single[name])]
         out[name] = {"latency_ms": 1000 * latency, "latency_iqr_ms": 1000 * _iqr(single[name]),
                      "throughput_ips": cfg.throughput_batch / statistics.median(batch[name]),
                      "latency_speedup": base / latency, "latency_speedup_iqr": _iqr(per_round),

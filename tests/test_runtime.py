@@ -30,7 +30,7 @@ def test_setup_sets_the_kernel_flags(deterministic, flags_put_back):
 
 
 def test_setup_does_not_import_torchinductor():
-    """The deterministic flag is set without importing TorchInductor (about 2.5 s of every stage's start),
+    """The deterministic flag is set without importing TorchInductor (about 1.5 s of every stage's start, lib.runtime),
     and reads back through the public getters as torch.use_deterministic_algorithms would set it."""
     import subprocess
     import sys
