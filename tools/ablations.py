@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 
-import yaml
+from lib import config
 
 from lib.errors import UserError, run
 from lib.io import save_json
@@ -119,8 +119,8 @@ def experiment_changes(lock, params, reference, variants):
 
 
 def collect(workspace, folder, group, variants, code=None):
-    params = yaml.safe_load(open(os.path.join(workspace, "params.yaml")))
-    lock = yaml.safe_load(open(os.path.join(workspace, "dvc.lock")))
+    params = config.parse(os.path.join(workspace, "params.yaml"))
+    lock = config.parse(os.path.join(workspace, "dvc.lock"))
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise UserError(f"unknown variant(s) {unknown}; the variants are {list(VARIANTS)}")
@@ -129,7 +129,7 @@ def collect(workspace, folder, group, variants, code=None):
     reference = os.path.join(os.path.dirname(os.path.dirname(folder)), f"seed{params['seed']}", "params.yaml")
     if not os.path.isfile(reference):
         raise UserError(f"{reference} does not exist: collect the run's seed {params['seed']} first")
-    experiment_changes(lock, params, yaml.safe_load(open(reference)), variants)
+    experiment_changes(lock, params, config.parse(reference), variants)
     os.makedirs(os.path.join(folder, "reports", "eval"), exist_ok=True)
     for name in ("params.yaml", "dvc.lock", *(evaluation(v) for v in variants)):
         shutil.copyfile(os.path.join(workspace, name), os.path.join(folder, name))
@@ -151,7 +151,7 @@ def section(run_dir, per_seed, run_command, run_code=None):
     groups = {}
     for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
         meta = json.load(open(os.path.join(folder, "ablation.json")))
-        params = yaml.safe_load(open(os.path.join(folder, "params.yaml")))
+        params = config.parse(os.path.join(folder, "params.yaml"))
         if params["seed"] not in per_seed:
             raise UserError(f"{folder} ran seed {params['seed']}, of which {run_dir} has no records")
         groups.setdefault(meta["group"], []).append((os.path.basename(folder), meta, params))
@@ -166,7 +166,7 @@ def section(run_dir, per_seed, run_command, run_code=None):
         rows, commands, code = [], [], []
         for name, meta, params in entries:
             reference = per_seed[params["seed"]]
-            lock = yaml.safe_load(open(os.path.join(run_dir, "ablations", name, "dvc.lock")))
+            lock = config.parse(os.path.join(run_dir, "ablations", name, "dvc.lock"))
             changed_params = experiment_changes(lock, params, reference["params.yaml"], meta["variants"])
             changed = ", ".join(f"`{c}`" for c in changed_params)
             stages = sorted(set().union(*(targets(lock, v) for v in meta["variants"])))

@@ -11,15 +11,15 @@ import time
 
 import torch
 
-from lib import gradcam, models, runtime
+from lib import config, gradcam, models, runtime
 from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
 from lib.variants import VARIANTS
+from stages.gradcam import Gradcam
 
 LAYERS = ("conv4", "conv6", "conv8")  # 8x8, 4x4 and 2x2 maps
 MODELS = ("original", "unstructured", "structured_finetuned")
-PERCENTILES = [20, 40, 60, 80]  # as the gradcam stage's default road_percentiles
 
 
 def main():
@@ -33,6 +33,8 @@ def main():
     val = load_split(os.path.join(args.workspace, "data", "val.pt"))
     picked = gradcam.pick_images(val["labels"], args.images, args.seed)
     images = val["images"][picked]
+    params = config.load({"gradcam": Gradcam}, os.path.join(args.workspace, "params.yaml"))
+    percentiles = params.gradcam.road_percentiles  # the workspace's, as its gradcam stage scored them
     loaded = {v: models.load_checkpoint(os.path.join(args.workspace, VARIANTS[v]["checkpoint"]), device)[0]
               for v in MODELS}
     rows = []
@@ -43,7 +45,7 @@ def main():
             for v, model in loaded.items():
                 cams, preds, _ = gradcam.compute_cams(model, layer, images, None, 100, method)
                 torch.manual_seed(args.seed)  # the same imputation noise for every candidate
-                scores = gradcam.summarize(gradcam.faithfulness(model, images, cams, preds, PERCENTILES, 100))
+                scores = gradcam.summarize(gradcam.faithfulness(model, images, cams, preds, percentiles, 100))
                 row[v] = {key: scores[f"{key}_mean"] for key in ("road_combined", "cam_keep_change")}
             row["road_combined"] = sum(row[v]["road_combined"] for v in loaded) / len(loaded)
             rows.append(row)
@@ -51,7 +53,7 @@ def main():
                 f"{v} {row[v]['road_combined']:+.4f}" for v in loaded) + f" ({time.perf_counter() - start:.0f} s)",
                 flush=True)
     best = max((r for r in rows if r["size"] >= 4), key=lambda r: r["road_combined"])
-    save_json({"split": "val", "images": args.images, "percentiles": PERCENTILES, "models": list(MODELS),
+    save_json({"split": "val", "images": args.images, "percentiles": percentiles, "models": list(MODELS),
                "candidates": rows, "chosen": {"method": best["method"], "layer": best["layer"]}}, args.out)
     print(f"chosen (highest mean ROAD combined at 4x4 or finer): {best['method']} at {best['layer']}")
 
