@@ -69,7 +69,7 @@ def test_the_timing_noise_floor_spans_the_variants_of_one_architecture():
             r[f"reports/eval/{spec['evaluation']}.json"] = {"params": 100 if v in dense else 30 + seed}
             r["reports/timing.json"][v] = {"latency_ms": 5 + i + shift, "onnx_latency_ms": 2 + i / 10 + shift}
         per_seed[seed] = r
-    text = results.noise_floor(per_seed)
+    text = results.noise_sentence(per_seed)
     for group in (dense, small):
         lo, hi = order.index(group[0]), order.index(group[-1])
         assert (f"{', '.join(group)} run one architecture: batch-1 latency between {5 + lo + 0.5:.2f} and "

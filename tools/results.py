@@ -26,11 +26,9 @@ import shutil
 from datetime import datetime
 from statistics import mean
 
-import yaml
-from lib import plots, seeds
+from lib import config, plots, report, seeds
 from lib.errors import UserError, run
 from lib.io import save_figure, save_json, save_text
-from lib import report
 from lib.variants import VARIANTS
 from tools import ablations, result_figures
 
@@ -46,7 +44,7 @@ RECORDS = ["params.yaml", "dvc.lock", "reports/data.json", "reports/eval/*.json"
            "reports/comparison.md",
            "reports/live/*/metrics.json", "reports/live/*/plots/metrics/*/*.tsv"]
 FIGURES = ["reports/*.png"]  # kept for the first seed of a run, as the pipeline drew them (lossless, full size)
-GRAD_CAM = "reports/grad_cam_comparison"  # its figure: .png; .jpg in records collected before it was kept lossless
+GRAD_CAM = "reports/grad_cam_comparison"  # its figure: .png (or a half-size .jpg, where a run's records keep that)
 
 
 def collect(workspace, folder, log, figures):
@@ -93,7 +91,7 @@ def load(run_dir):
         seed = int(os.path.basename(folder)[4:])
         per_seed[seed] = {os.path.relpath(p, folder): json.load(open(p))
                           for p in glob.glob(os.path.join(folder, "**", "*.json"), recursive=True)}
-        per_seed[seed]["params.yaml"] = yaml.safe_load(open(os.path.join(folder, "params.yaml")))
+        per_seed[seed]["params.yaml"] = config.parse(os.path.join(folder, "params.yaml"))
     if not per_seed:
         raise UserError(f"{run_dir} holds no seed<k>/ records")
     return meta, dict(sorted(per_seed.items()))
@@ -164,7 +162,7 @@ def headline(meta, per_seed, run_name, s):
     return "\n".join(lines)
 
 
-def noise_floor(per_seed):
+def noise_sentence(per_seed):
     """A sentence on the timing's noise: variants of one architecture (the same parameter count in every
     seed; unstructured zeros are stored and multiplied in both runtimes) compute the same operations, so
     the spread of their latencies (means over seeds) is the measurement's, not the models'."""
@@ -185,10 +183,10 @@ def noise_floor(per_seed):
 
 def grad_cam_image(run_dir, seed):
     """(The seed's Grad-CAM figure, relative to the run's folder; a note for its caption): the PNG the
-    pipeline drew or, in records collected before it was kept lossless, their half-size JPEG."""
+    pipeline drew, or the half-size JPEG a run's records may keep instead."""
     png, jpg = f"seed{seed}/{GRAD_CAM}.png", f"seed{seed}/{GRAD_CAM}.jpg"
     if not os.path.isfile(os.path.join(run_dir, png)) and os.path.isfile(os.path.join(run_dir, jpg)):
-        return jpg, " (a half-size JPEG: these records were collected before the figure was kept lossless)"
+        return jpg, " (a half-size JPEG, as this run's records keep it)"
     return png, ""
 
 
@@ -204,7 +202,7 @@ def runs():
 
 
 def deployment(per_seed):
-    """The int8 section (records of code with the quantize stage; none before): per variant its test accuracy
+    """The int8 section (where the records hold the quantize stage's output): per variant its test accuracy
     in PyTorch, in onnxruntime float and int8, its ONNX file in float and int8, and its batch-1 latency and
     throughput in onnxruntime float and int8 with each speedup against the original's float export and against
     its own; the timing's noise floor per runtime. Means over seeds."""
@@ -243,7 +241,7 @@ def deployment(per_seed):
 
 
 def cam_resolution(per_seed):
-    """A sentence naming the CAM method, layer and map size (records of code that records them)."""
+    """A sentence naming the CAM method, layer and map size (where the records name them)."""
     g = next(iter(per_seed.values()))["reports/eval/gradcam.json"]
     if "method" not in g:
         return []
@@ -301,11 +299,11 @@ def render(run_dir, records=None):
                      f"{avg('throughput_ips'):.0f}", f"{avg('onnx_throughput_ips'):.0f}"])
     doc += report.table(["variant", "PyTorch ms", "speedup", "ORT ms", "ORT speedup", "PyTorch img/s", "ORT img/s"],
                         rows)
-    doc += ["", noise_floor(per_seed), *(["", meta["timing_note"]] if meta.get("timing_note") else []), ""]
+    doc += ["", noise_sentence(per_seed), *(["", meta["timing_note"]] if meta.get("timing_note") else []), ""]
     doc += deployment(per_seed)
-    doc += ["## Grad-CAM: agreement with the original and faithfulness (mean over seeds)", "",
-            f"![Grad-CAM, run {name}, seed {first_seed}](../{RESULTS}/{name}/{cam})", "",
-            f"*Grad-CAM of every model of run `{name}`, seed {first_seed}: the same test images, one row each{note}.*",
+    doc += ["## Class activation maps: agreement with the original and faithfulness (mean over seeds)", "",
+            f"![Class activation maps, run {name}, seed {first_seed}](../{RESULTS}/{name}/{cam})", "",
+            f"*Class activation maps of every model of run `{name}`, seed {first_seed}: the same test images, one row each{note}.*",
             "", *cam_resolution(per_seed)]
     rows = []
     for v in [v for v in VARIANTS if v in first["reports/eval/gradcam.json"]]:
