@@ -15,7 +15,7 @@ import torch
 
 from lib import cost, models
 from lib.pruning import allocation, structured_allocation
-from lib.pruning.sensitivity import read_results
+from lib.pruning.sweep_results import read_results
 from lib.pruning.structured import kept_count
 from lib.timing import time_interleaved
 

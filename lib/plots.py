@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from lib.io import save_figure
-from lib.pruning.sensitivity import layers_and_levels, records_to_rows
+from lib.pruning.sweep_results import layers_and_levels, records_to_rows
 
 CORRECT, WRONG = "#1a7f37", "#cf222e"  # Grad-CAM title colours: green / red
 TRADEOFF_POINTS = {  # per family: the variants and controls drawn beside its curves (registry names), their labels

@@ -8,7 +8,7 @@ import argparse
 from lib import models, plots
 from lib.errors import run
 from lib.io import load_json, load_torch, named_paths
-from lib.pruning.sensitivity import read_results
+from lib.pruning.sweep_results import read_results
 
 FIGURES = ("unstructured_sensitivity", "unstructured_conv1_histogram", "structured_sensitivity_heatmap",
            "structured_filter_norms", "unstructured_tradeoff", "structured_tradeoff", "grad_cam_comparison")

@@ -11,7 +11,8 @@ from lib.batchnorm import Recalibration
 from lib.config import setting
 from lib.errors import param, run
 from lib.io import save_json
-from lib.pruning.sensitivity import accuracy_by_level, records_to_rows, sweep
+from lib.pruning.sensitivity import sweep
+from lib.pruning.sweep_results import accuracy_by_level, records_to_rows
 from lib.pruning.structured import StructuredPrune, criterion_scores, filter_norms, filters_to_keep, mask_layer
 from lib.train import Recipe
 

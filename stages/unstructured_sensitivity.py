@@ -14,7 +14,8 @@ from lib.config import setting
 from lib.batchnorm import Recalibration
 from lib.errors import run
 from lib.io import save_json, save_torch
-from lib.pruning.sensitivity import accuracy_by_level, sweep
+from lib.pruning.sensitivity import sweep
+from lib.pruning.sweep_results import accuracy_by_level
 from lib.pruning.unstructured import UnstructuredPrune, prune_layer
 from lib.train import Recipe
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from lib import plots
-from lib.pruning.sensitivity import accuracy_by_level, records_to_rows
+from lib.pruning.sweep_results import accuracy_by_level, records_to_rows
 
 LAYERS = ["conv1", "conv2", "conv3"]
 LEVELS = [0.1, 0.5, 0.9]

@@ -303,7 +303,8 @@ def render(run_dir, records=None):
     doc += deployment(per_seed)
     doc += ["## Class activation maps: agreement with the original and faithfulness (mean over seeds)", "",
             f"![Class activation maps, run {name}, seed {first_seed}](../{RESULTS}/{name}/{cam})", "",
-            f"*Class activation maps of every model of run `{name}`, seed {first_seed}: the same test images, one row each{note}.*",
+            f"*Class activation maps of every model of run `{name}`, seed {first_seed}: the same test images, one row "
+            f"each{note}.*",
             "", *cam_resolution(per_seed)]
     rows = []
     for v in [v for v in VARIANTS if v in first["reports/eval/gradcam.json"]]:

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 from lib import models
 from lib.pruning import allocation
-from lib.pruning.sensitivity import read_results
+from lib.pruning.sweep_results import read_results
 
 
 def baseline(model_path, results_path, device):
