@@ -414,7 +414,8 @@ def main():
     c.add_argument("--log")
     r = sub.add_parser("render", help="every run's results page (docs/results.md: the headline run's, with the "
                        "README's headline block) from the records")
-    r.add_argument("--run", help="only this run (default: every run in results/)")
+    r.add_argument("--run", help="only this run's page (default: every run in results/, then the outputs and "
+                   "tables docs/benchmarks.md and docs/method.md quote)")
     args = parser.parse_args()
     if args.command == "collect":
         folder = os.path.join(ROOT, RESULTS, args.run, f"seed{args.seed}")
@@ -432,6 +433,8 @@ def main():
             save_text(replace_block(open(os.path.join(ROOT, README)).read(), block), os.path.join(ROOT, README))
         print(f"wrote {RESULTS}/{name}/figures/, {RESULTS}/{name}/summary.json, {page(name)}"
               + (f" and the headline block of {README}" if name == RUN else ""))
+    if args.run:  # one run's page only: the pages quoting other records are left as they are
+        return
     save_text(quote_outputs(open(os.path.join(ROOT, BENCHMARKS)).read(), ROOT), os.path.join(ROOT, BENCHMARKS))
     save_text(quote_tables(open(os.path.join(ROOT, METHOD)).read(), ROOT), os.path.join(ROOT, METHOD))
     print(f"wrote the outputs quoted in {BENCHMARKS} and the tables of {METHOD}")
