@@ -91,14 +91,10 @@ def test_the_deployment_table_is_the_records_means():
 
 
 def test_the_method_tables_come_from_the_records(tmp_path):
-    """docs/method.md's generated tables: the recalibration change of a synthetic one-seed run (after minus
+    """docs/method.md's generated tables: the recalibration change of a synthetic curves record (after minus
     before, per allocation and sparsity) and a CAM choice record, rendered between their markers."""
     import json
-    seed = tmp_path / "run" / "seed0"
-    (seed / "reports/plots").mkdir(parents=True)
-    (tmp_path / "run/run.json").write_text("{}")
-    (seed / "params.yaml").write_text("seed: 0\n")
-    (seed / "reports/plots/unstructured_tradeoff.json").write_text(json.dumps([
+    (tmp_path / "curves.json").write_text(json.dumps([
         {"target": 0.7, "global": 80.0, "global_before_recalibration": 60.0, "uniform": 70.0,
          "uniform_before_recalibration": 65.5},
         {"target": 0.9, "global": 50.0, "global_before_recalibration": 10.0}]))
@@ -108,10 +104,10 @@ def test_the_method_tables_come_from_the_records(tmp_path):
                         "road_combined": 0.01},
                        {"method": "layercam", "layer": "conv4", "size": 8, "original": {"road_combined": 0.03},
                         "road_combined": 0.03}]}))
-    page = ("x\n<!-- table: recalibration run -->\nstale\n<!-- table end -->\ny\n"
+    page = ("x\n<!-- table: recalibration curves.json -->\nstale\n<!-- table end -->\ny\n"
             "<!-- table: cam_choice cam.json -->\n<!-- table end -->\n")
     out = results.quote_tables(page, tmp_path)
     assert "| 0.70 | global | 60.00 | 80.00 | +20.00 |" in out and "| 0.70 | uniform | 65.50 | 70.00 | +4.50 |" in out
     assert "| 0.90 | global | 10.00 | 50.00 | +40.00 |" in out and "0.80" not in out and "stale" not in out
     assert "| layercam (chosen) | conv4 | 8x8 | +0.0300 | +0.0300 |" in out and "| gradcam | conv8 | 2x2 |" in out
-    assert out.startswith("x\n<!-- table: recalibration run -->\n") and out.endswith("<!-- table end -->\n")
+    assert out.startswith("x\n<!-- table: recalibration curves.json -->\n") and out.endswith("<!-- table end -->\n")

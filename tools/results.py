@@ -359,19 +359,17 @@ def quote_outputs(text, root):
     return re.sub(r"(<!-- output: (\S+) -->\n).*?<!-- output end -->", quoted, text, flags=re.S)
 
 
-def recalibration_table(run_dir, targets=(0.7, 0.8, 0.9)):
+def recalibration_table(path, targets=(0.7, 0.8, 0.9)):
     """Markdown lines: per allocation and sparsity, the one-shot test accuracy of the unstructured curve on
-    the dense model's batch-norm statistics and after recalibration, and the change (mean over the run's
-    seeds), from the curves' records."""
-    _, per_seed = load(run_dir)
-    tables = [r["reports/plots/unstructured_tradeoff.json"] for r in per_seed.values()]
-    names = [k[:-len("_before_recalibration")] for k in tables[0][0] if k.endswith("_before_recalibration")]
+    the dense model's batch-norm statistics and after recalibration, and the change, from the curves'
+    record at `path` (unstructured_tradeoff's plot data: a row per target)."""
+    curves = json.load(open(path))
+    names = [k[:-len("_before_recalibration")] for k in curves[0] if k.endswith("_before_recalibration")]
     rows = []
     for target in targets:
-        found = [[row for row in t if abs(row["target"] - target) < 1e-9] for t in tables]
-        for name in names:
-            if all(f and name in f[0] for f in found):
-                before, after = (mean(f[0][key] for f in found) for key in (f"{name}_before_recalibration", name))
+        for row in [row for row in curves if abs(row["target"] - target) < 1e-9]:
+            for name in [name for name in names if name in row]:
+                before, after = row[f"{name}_before_recalibration"], row[name]
                 rows.append([f"{target:.2f}", name, f"{before:.2f}", f"{after:.2f}", f"{after - before:+.2f}"])
     return report.table(["conv sparsity", "allocation", "dense BN statistics", "recalibrated", "change"], rows)
 
