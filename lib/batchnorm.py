@@ -1,7 +1,6 @@
 """Batch-norm recalibration: after filters are removed or weights zeroed, the running statistics of the
 layers that follow no longer describe their inputs; a few training batches in train mode re-estimate them."""
 import itertools
-import warnings
 from typing import NamedTuple
 
 import torch
@@ -9,7 +8,7 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 
 from lib.data import batches
-from lib.errors import UserError
+from lib.errors import UserError, warn
 
 
 class Recalibration(NamedTuple):
@@ -29,15 +28,15 @@ def has_batchnorm(model):
 def training_batches(how):
     """The (normalised images, labels) batches a recalibration as `how` draws (always the same for one `how`).
     A split without one full batch is refused (the statistics would stay reset); one with fewer full
-    batches than asked gives all it has, with a warning attributed to the caller's caller."""
+    batches than asked gives all it has, with a warning attributed to the code outside lib that asked."""
     available = len(how.split["labels"]) // how.batch_size
     if not available:
         raise UserError(f"batch-norm recalibration needs at least one full batch of {how.batch_size} training "
                         f"images; the training split has {len(how.split['labels'])}: lower the batch size or use "
                         "more images")
     if available < how.batches:
-        warnings.warn(f"batch-norm recalibration asked for {how.batches} batches of {how.batch_size}; the training "
-                      f"split holds {available}: using {available}", stacklevel=3)
+        warn(f"batch-norm recalibration asked for {how.batches} batches of {how.batch_size}; the training split "
+             f"holds {available}: using {available}")
     drawn = batches(how.split["images"], how.split["labels"], how.batch_size, torch.Generator().manual_seed(how.seed),
                     True)
     return list(itertools.islice(drawn, how.batches))

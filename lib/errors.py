@@ -5,6 +5,21 @@ import os
 import signal
 import sys
 import textwrap
+import warnings
+
+
+LIB = os.path.dirname(os.path.abspath(__file__)) + os.sep
+TORCH_WRAPPERS = os.path.join("torch", "utils", "_contextlib.py")  # torch.no_grad()'s decorator
+
+
+def warn(message):
+    """warnings.warn attributed to the first frame outside lib/ (and torch.no_grad's decorator): the stage or
+    test that asked for what the warning is about, however deep in lib it was found."""
+    frame, level = sys._getframe(1), 2  # level 2: the function that called warn
+    while frame is not None and (frame.f_code.co_filename.startswith(LIB)
+                                 or frame.f_code.co_filename.endswith(TORCH_WRAPPERS)):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
 
 
 class UserError(Exception):

@@ -131,3 +131,12 @@ def test_explicit_and_auto_levels_and_an_unknown_layer():
     with pytest.raises(UserError, match=r"^params.yaml: structured_prune\.ratios: unknown layer 'conv9'"), \
             param("structured_prune.ratios"):  # as the prune stages call it
         allocation.explicit({"conv9": 0.5}, layers)
+
+
+def test_a_short_recalibration_inside_the_sweep_warns_at_the_caller(setup):
+    """A recalibration asking for more batches than the split holds warns once per sweep, attributed to the
+    code that called the sweep (this file), not to lib's frames or torch.no_grad's wrapper around them."""
+    train = {"images": torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8), "labels": torch.arange(32) % 10}
+    with pytest.warns(UserWarning, match="asked for 5 batches of 16; the training split holds 2: using 2") as said:
+        run(sensitivity.sweep, setup, ["conv2"], unstructured, Recalibration(train, 5, 16, seed=0))
+    assert {w.filename for w in said} == {__file__}

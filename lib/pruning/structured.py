@@ -7,7 +7,6 @@ as in lib.models; a ratio is the fraction of a layer's filters removed: round(ra
 """
 import dataclasses
 import itertools
-import warnings
 
 import torch
 import torch_pruning as tp
@@ -16,7 +15,7 @@ from torch import nn
 from lib import config, data, models
 from lib.batchnorm import recalibrate_batchnorm
 from lib.config import setting
-from lib.errors import UserError
+from lib.errors import UserError, warn
 from lib.precision import autocast
 
 CRITERIA = ("l1", "l2", "random", "bn_scale", "taylor", "fpgm")
@@ -59,8 +58,8 @@ def taylor_gradients(model, split, batches, batch_size, generator):
                         f"{batches} batches; the split has {len(split['labels'])} images): use at least one batch, "
                         "a smaller batch size or more images")
     if available < batches:
-        warnings.warn(f"Taylor importance asked for {batches} batches of {batch_size}; the split holds {available}: "
-                      f"using {available}", stacklevel=2)
+        warn(f"Taylor importance asked for {batches} batches of {batch_size}; the split holds {available}: "
+             f"using {available}")
     device = split["labels"].device
     was_training = model.training
     model.eval().zero_grad(set_to_none=True)
