@@ -15,14 +15,17 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # The demo: the full pipeline, with params overridden for the bundled digits data and a CPU budget.
 # Unstructured at 80 %: the demo's 4 recovery epochs of 1,237 digits are 40 training steps, too few to bring
 # a 90 % sparse model back. Fewer sensitivity levels and trade-off points than the full run (6, not 12
-# sparsities; 3 + 2, not 7 + 5 targets), fewer timing rounds and fewer Grad-CAM images keep the demo short:
+# sparsities; 3, not 9 filter ratios; 3 + 2, not 7 + 5 targets), batch-norm recalibration on 4 batches, not
+# 20 (the digits' training split holds 9), fewer timing rounds and fewer Grad-CAM images keep the demo short:
 # its timings and attention metrics show what the stages report, not measurements to quote.
 DEMO_PARAMS := -S data.source=digits -S data.val_size=200 -S finetune.epochs=10 \
 	-S unstructured_prune.target=0.8 -S unstructured_prune.gradual_every=2 -S recovery.epochs=4 \
 	-S timing.latency_runs=100 -S timing.throughput_runs=3 \
 	-S gradcam.agreement_images=200 -S gradcam.faithfulness_images=30 \
 	-S 'unstructured_sensitivity.sparsities=[0.3,0.5,0.7,0.9,0.95,0.99]' \
-	-S 'unstructured_tradeoff.targets=[0.5,0.8,0.95]' -S 'structured_tradeoff.targets=[0.35,0.65]'
+	-S 'unstructured_tradeoff.targets=[0.5,0.8,0.95]' -S 'structured_tradeoff.targets=[0.35,0.65]' \
+	-S 'structured_sensitivity.ratios=[0.25,0.5,0.75]' \
+	-S unstructured_prune.bn_recalibration_batches=4 -S structured_prune.bn_recalibration_batches=4
 
 # The seed sweep (docs/seeds.md): one DVC experiment per seed, named $(PREFIX)-seed<k>, each with the same
 # EXP_PARAMS, run one after another in the workspace, then collected by tools.seeds into reports/seeds/.
