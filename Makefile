@@ -1,4 +1,4 @@
-# Quick start:  make demo   (whole pipeline on the offline digits data, under 5 minutes on 2 CPU cores)
+# Quick start:  make demo   (whole pipeline on the offline digits data, about 7 minutes on 2 idle CPU cores)
 #               make test   (lint, unit tests, end-to-end dvc repro on a tiny configuration)
 #               make seeds SEEDS="0 1 2" [EXP_PARAMS="-S ..."]   (one DVC experiment per seed, then their summary)
 #               make bench  (the benchmarks of BENCHMARKS, each recorded in results/benchmarks/)
