@@ -79,7 +79,7 @@ def rows(metrics, agreement, controls=None, timing=None):
     variant to the controls it is compared with, by column ({"unstructured": {"dense_extra": "dense_extra", "random":
     "unstructured_random"}} adds vs_dense_extra and vs_random: its test accuracy minus that control's)."""
     floors = (timing or {}).get("noise_floor", {})
-    base = next(iter(metrics.values()))
+    first, base = next(iter(metrics.items()))
     table = []
     for variant, m in metrics.items():
         row = {**m, **(timing or {}).get(variant, {}), "variant": variant,
@@ -92,7 +92,7 @@ def rows(metrics, agreement, controls=None, timing=None):
             row["effective_macs_m"] = m["effective_macs"] / 1e6
         if "int8_size_bytes" in m:
             row["int8_mb"] = m["int8_size_bytes"] / 1e6
-        row["unresolved"] = [key for key, runtime in SPEEDUPS.items() if variant != next(iter(metrics)) and key in row
+        row["unresolved"] = [key for key, runtime in SPEEDUPS.items() if variant != first and key in row
                              and runtime in floors and not resolved(row[key], floors[runtime])]
         for column, control in (controls or {}).get(variant, {}).items():
             row[f"vs_{column}"] = m["test_accuracy"] - metrics[control]["test_accuracy"]
