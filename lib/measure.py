@@ -53,12 +53,12 @@ def measure(model, checkpoint_path, data, batch_size):
     }
 
 
-def deployed_accuracy(path, data, batch_size):
-    """{"val_accuracy", "test_accuracy"} of an ONNX model (float or int8) in onnxruntime, through the same
-    evaluation as every model (lib.train.score, the session as the forward function)."""
-    forward, device = runner(session(path)), data["test"]["labels"].device
+def deployed_accuracy(path, data, batch_size, splits=("val", "test")):
+    """{"<split>_accuracy"} of an ONNX model (float or int8) in onnxruntime on each of `splits` (keys of
+    `data`), through the same evaluation as every model (lib.train.score, the session as the forward function)."""
+    forward = runner(session(path))
     return {f"{name}_accuracy": score(forward, batches(data[name]["images"], data[name]["labels"], batch_size),
-                                      device)["accuracy"] for name in ("val", "test")}
+                                      data[name]["labels"].device)["accuracy"] for name in splits}
 
 
 def read_metrics(path):

@@ -9,11 +9,13 @@ import tempfile
 
 import numpy as np
 import onnx
+import torch
 from google.protobuf.message import Error as ProtobufError
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from lib.data import normalize
 from lib.errors import UserError
 from lib.io import atomic_path
 from lib.onnx_export import INPUT, session
@@ -37,6 +39,13 @@ class Images(CalibrationDataReader):
     def get_next(self):
         batch = next(self.batches, None)
         return None if batch is None else {INPUT: batch}
+
+
+def calibration_sample(train, count, seed):
+    """The calibration images: `count` of the training split's images (a seeded sample, in the split's
+    order), normalised as every model's input is."""
+    chosen = torch.randperm(len(train["labels"]), generator=torch.Generator().manual_seed(seed))
+    return normalize(train["images"][chosen[:count].sort().values])
 
 
 def quantize(float_path, int8_path, images, method, reduce_range=False):

@@ -5,15 +5,13 @@ import argparse
 import dataclasses
 import os
 
-import torch
-
 from lib import config
 from lib.config import setting
-from lib.data import load_split, normalize
+from lib.data import load_split
 from lib.errors import UserError, run
 from lib.io import named_paths, save_json
 from lib.precision import cpu_has_vnni
-from lib.quantize import METHODS, quantize
+from lib.quantize import METHODS, calibration_sample, quantize
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +44,7 @@ def main():
     if p.calibration_images > len(train["labels"]):
         raise UserError(f"params.yaml: quantize.calibration_images = {p.calibration_images} is more than the "
                         f"{len(train['labels']):,} training images; use at most {len(train['labels']):,}")
-    chosen = torch.randperm(len(train["labels"]), generator=torch.Generator().manual_seed(params.seed))
-    images = normalize(train["images"][chosen[:p.calibration_images].sort().values])
+    images = calibration_sample(train, p.calibration_images, params.seed)
     reduce_range = not cpu_has_vnni() if p.reduce_range == "auto" else p.reduce_range
 
     report = {"calibration": p.calibration, "calibration_images": p.calibration_images,

@@ -92,7 +92,8 @@ def test_the_deployment_table_is_the_records_means():
 
 def test_the_method_tables_come_from_the_records(tmp_path):
     """docs/method.md's generated tables: the recalibration change of a synthetic curves record (after minus
-    before, per allocation and sparsity) and a CAM choice record, rendered between their markers."""
+    before, per allocation and sparsity), a CAM choice record and an int8 calibration choice record, rendered
+    between their markers."""
     import json
     (tmp_path / "curves.json").write_text(json.dumps([
         {"target": 0.7, "global": 80.0, "global_before_recalibration": 60.0, "uniform": 70.0,
@@ -104,10 +105,19 @@ def test_the_method_tables_come_from_the_records(tmp_path):
                         "road_combined": 0.01},
                        {"method": "layercam", "layer": "conv4", "size": 8, "original": {"road_combined": 0.03},
                         "road_combined": 0.03}]}))
+    (tmp_path / "calibration.json").write_text(json.dumps({
+        "models": ["original"], "chosen": "entropy",
+        "candidates": [{"method": "minmax", "int8_val_drop": 0.5, "original": {
+                            "float_val_accuracy": 90.0, "int8_val_accuracy": 89.5, "int8_val_drop": 0.5}},
+                       {"method": "entropy", "int8_val_drop": 0.25, "original": {
+                            "float_val_accuracy": 90.0, "int8_val_accuracy": 89.75, "int8_val_drop": 0.25}}]}))
     page = ("x\n<!-- table: recalibration curves.json -->\nstale\n<!-- table end -->\ny\n"
-            "<!-- table: cam_choice cam.json -->\n<!-- table end -->\n")
+            "<!-- table: cam_choice cam.json -->\n<!-- table end -->\n"
+            "<!-- table: calibration calibration.json -->\n<!-- table end -->\n")
     out = results.quote_tables(page, tmp_path)
     assert "| 0.70 | global | 60.00 | 80.00 | +20.00 |" in out and "| 0.70 | uniform | 65.50 | 70.00 | +4.50 |" in out
     assert "| 0.90 | global | 10.00 | 50.00 | +40.00 |" in out and "0.80" not in out and "stale" not in out
     assert "| layercam (chosen) | conv4 | 8x8 | +0.0300 | +0.0300 |" in out and "| gradcam | conv8 | 2x2 |" in out
+    assert "| minmax | 90.00 -> 89.50 (+0.50) | +0.50 |" in out
+    assert "| entropy (chosen) | 90.00 -> 89.75 (+0.25) | +0.25 |" in out
     assert out.startswith("x\n<!-- table: recalibration curves.json -->\n") and out.endswith("<!-- table end -->\n")

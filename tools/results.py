@@ -385,7 +385,18 @@ def cam_choice_table(path):
     return report.table(["method", "layer", "map", *record["models"], "mean"], rows)
 
 
-TABLES = {"recalibration": recalibration_table, "cam_choice": cam_choice_table}  # method.md's generated tables
+def calibration_table(path):
+    """Markdown lines: every int8 calibration method of a tools.calibration_choice record with each model's
+    validation accuracy in float and in int8 (the drop in brackets) and the mean drop; the chosen one marked."""
+    record = json.load(open(path))
+    rows = [[f"{r['method']}{' (chosen)' if r['method'] == record['chosen'] else ''}",
+             *(f"{r[m]['float_val_accuracy']:.2f} -> {r[m]['int8_val_accuracy']:.2f} ({r[m]['int8_val_drop']:+.2f})"
+               for m in record["models"]), f"{r['int8_val_drop']:+.2f}"] for r in record["candidates"]]
+    return report.table(["calibration", *record["models"], "mean drop"], rows)
+
+
+TABLES = {"recalibration": recalibration_table, "cam_choice": cam_choice_table,
+          "calibration": calibration_table}  # method.md's generated tables
 
 
 def quote_tables(text, root):
