@@ -13,6 +13,7 @@ import torch
 from google.protobuf.message import Error as ProtobufError
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from lib.data import normalize
@@ -23,6 +24,11 @@ from lib.onnx_export import INPUT, session
 METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
            "percentile": CalibrationMethod.Percentile}
 BATCH = 64  # calibration images per forward pass
+# Histogram bins of the entropy calibration (TensorRT's KL-divergence calibration searches 2048 bins too).
+# onnxruntime's quantize_static builds its entropy calibrator with 128 bins, as many as the 128 quantized
+# bins, which leaves the search one candidate threshold, the observed range: minmax's ranges. The entropy
+# ranges are computed here (onnxruntime's calibrator, with these bins) and handed to quantize_static.
+ENTROPY_BINS = 2048
 # what onnxruntime's quantization tooling raises for a graph it cannot handle (its own errors, onnx's and
 # protobuf's, and the ValueError / RuntimeError / KeyError of its Python passes); anything else propagates
 REFUSALS = (ValueError, RuntimeError, KeyError, onnx.checker.ValidationError, ProtobufError, ort_errors.Fail,
@@ -59,9 +65,17 @@ def quantize(float_path, int8_path, images, method, reduce_range=False):
         prepared, out = os.path.join(folder, "prepared.onnx"), os.path.join(folder, "int8.onnx")
         try:
             quant_pre_process(float_path, prepared)
+            ranges = None
+            if method == "entropy":
+                ranges = os.path.join(folder, "ranges.json")
+                calibrator = create_calibrator(prepared, augmented_model_path=os.path.join(folder, "augmented.onnx"),
+                                               calibrate_method=METHODS[method],
+                                               extra_options={"num_bins": ENTROPY_BINS})
+                calibrator.collect_data(Images(images))
+                save_tensors_data(calibrator.compute_data(), ranges)
             quantize_static(prepared, out, Images(images), quant_format=QuantFormat.QDQ, per_channel=True,
                             reduce_range=reduce_range, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=METHODS[method], calibration_cache_path=None)
+                            calibrate_method=METHODS[method], calibration_cache_path=ranges)
         except REFUSALS as err:
             raise UserError(f"onnxruntime could not quantize {float_path}: {type(err).__name__}: "
                             f"{str(err).splitlines()[0][:300] if str(err) else ''}; re-export it (dvc repro "
