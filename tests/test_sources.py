@@ -239,7 +239,7 @@ def test_download(monkeypatch, tmp_path, official):
         os.makedirs(root, exist_ok=True)
         shutil.copy(archive, os.path.join(root, filename))
         with tarfile.open(archive) as tar:
-            tar.extractall(root, filter="data")
+            tar.extractall(root, **sources.SAFE_EXTRACT)
 
     monkeypatch.setattr(torchvision.datasets.cifar, "download_and_extract_archive", fake_download)
     monkeypatch.setenv("CIFAR10_CACHE", str(tmp_path / "cache"))
