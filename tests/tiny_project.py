@@ -139,7 +139,8 @@ def sh(folder, *cmd, check=True):
     """Run `cmd` in `folder` in environment()."""
     result = subprocess.run(cmd, cwd=folder, env=environment(), capture_output=True, text=True)
     if check:
-        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, \
+            f"{' '.join(cmd)} failed (exit status {result.returncode}):\n{result.stdout}\n{result.stderr}"
     return result
 
 
