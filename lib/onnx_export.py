@@ -15,6 +15,11 @@ INPUT, OUTPUT = "images", "logits"
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| logit difference allowed, relative to the largest |logit|
 
 
+def export_path(checkpoint):
+    """Where a checkpoint's ONNX export lives: beside it, .pth -> .onnx."""
+    return checkpoint[:-len(".pth")] + ".onnx"
+
+
 def export(model, path, image_size=32):
     """Write `model` (eval mode, on the CPU) to `path` as ONNX, input `images` (N x 3 x H x W float,
     normalised as in training), output `logits`."""

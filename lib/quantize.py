@@ -20,6 +20,7 @@ from lib.data import normalize
 from lib.errors import UserError
 from lib.io import atomic_path
 from lib.onnx_export import INPUT, session
+from lib.precision import cpu_has_vnni
 
 METHODS = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
            "percentile": CalibrationMethod.Percentile}
@@ -52,6 +53,12 @@ def calibration_sample(train, count, seed):
     order), normalised as every model's input is."""
     chosen = torch.randperm(len(train["labels"]), generator=torch.Generator().manual_seed(seed))
     return normalize(train["images"][chosen[:count].sort().values])
+
+
+def seven_bit_weights(setting):
+    """reduce_range for a setting of auto | True | False: auto is 7-bit weights only on a CPU without VNNI,
+    whose 8-bit products can saturate."""
+    return not cpu_has_vnni() if setting == "auto" else setting
 
 
 def quantize(float_path, int8_path, images, method, reduce_range=False):

@@ -8,7 +8,7 @@ from lib import models
 from lib.data import load_split, normalize
 from lib.errors import UserError, run
 from lib.io import save_json
-from lib.onnx_export import check, export, session
+from lib.onnx_export import check, export, export_path, session
 
 CHECK_IMAGES = 64  # test images each export is checked on
 
@@ -28,7 +28,7 @@ def main():
 
     report = {}
     for name, model in loaded.items():
-        path = paths[name][:-len(".pth")] + ".onnx"
+        path = export_path(paths[name])
         export(model, path, images.shape[-1])
         report[name] = {"onnx": path, "max_relative_difference": check(model, session(path), name, images)}
         print(f"{name:22s} -> {path} (logits within {report[name]['max_relative_difference']:.1e} of PyTorch's)")

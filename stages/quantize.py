@@ -11,7 +11,7 @@ from lib.data import load_split
 from lib.errors import UserError, run
 from lib.io import named_paths, save_json
 from lib.precision import cpu_has_vnni
-from lib.quantize import METHODS, calibration_sample, quantize
+from lib.quantize import METHODS, calibration_sample, quantize, seven_bit_weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +45,7 @@ def main():
         raise UserError(f"params.yaml: quantize.calibration_images = {p.calibration_images} is more than the "
                         f"{len(train['labels']):,} training images; use at most {len(train['labels']):,}")
     images = calibration_sample(train, p.calibration_images, params.seed)
-    reduce_range = not cpu_has_vnni() if p.reduce_range == "auto" else p.reduce_range
+    reduce_range = seven_bit_weights(p.reduce_range)
 
     report = {"calibration": p.calibration, "calibration_images": p.calibration_images,
               "reduce_range": reduce_range, "vnni": cpu_has_vnni(), "variants": {}}

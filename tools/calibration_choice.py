@@ -16,8 +16,8 @@ from lib.data import load_split
 from lib.errors import run
 from lib.io import save_json
 from lib.measure import deployed_accuracy
-from lib.precision import cpu_has_vnni
-from lib.quantize import METHODS, calibration_sample, quantize
+from lib.onnx_export import export_path
+from lib.quantize import METHODS, calibration_sample, quantize, seven_bit_weights
 from lib.variants import VARIANTS
 from stages.quantize import PARAMS
 
@@ -35,9 +35,8 @@ def main():
     images = calibration_sample(load_split(os.path.join(args.workspace, "data", "train.pt")),
                                 p.calibration_images, params.seed)
     val = {"val": load_split(os.path.join(args.workspace, "data", "val.pt"))}
-    reduce_range = not cpu_has_vnni() if p.reduce_range == "auto" else p.reduce_range
-    exports = {v: os.path.join(args.workspace, os.path.splitext(VARIANTS[v]["checkpoint"])[0] + ".onnx")
-               for v in MODELS}
+    reduce_range = seven_bit_weights(p.reduce_range)
+    exports = {v: os.path.join(args.workspace, export_path(VARIANTS[v]["checkpoint"])) for v in MODELS}
     float_accuracy = {v: deployed_accuracy(path, val, BATCH, ("val",))["val_accuracy"] for v, path in exports.items()}
     rows = []
     with tempfile.TemporaryDirectory() as folder:
