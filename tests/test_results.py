@@ -121,3 +121,32 @@ def test_the_method_tables_come_from_the_records(tmp_path):
     assert "| minmax | 90.00 -> 89.50 (+0.50) | +0.50 |" in out
     assert "| entropy (chosen) | 90.00 -> 89.75 (+0.25) | +0.25 |" in out
     assert out.startswith("x\n<!-- table: recalibration curves.json -->\n") and out.endswith("<!-- table end -->\n")
+
+
+def test_the_recovery_table_holds_the_recovery_experiments_beside_their_seeds_run(tmp_path):
+    """docs/method.md's recovery table: the seed's run once, then each experiment that changed only recovery
+    keys (one that changed another section is left out), each variant's validation (test) accuracy, blank where
+    it did not re-train the variant, and the mean validation change over those it did."""
+    import json
+    import yaml
+    def write(folder, params, accuracies):
+        (folder / "reports" / "eval").mkdir(parents=True)
+        (folder / "params.yaml").write_text(yaml.safe_dump(params))
+        for name, (val, test) in accuracies.items():
+            (folder / "reports" / "eval" / f"{name}.json").write_text(
+                json.dumps({"val_accuracy": val, "test_accuracy": test}))
+    run = {"seed": 0, "recovery": {"schedule": "cosine", "distill_weight": 0.0},
+           "structured_prune": {"criterion": "l1"}}
+    write(tmp_path / "seed0", run, {name: (80.0, 79.0) for name in
+                                    ["unstructured", "structured_finetuned", "dense_extra", "scratch",
+                                     "unstructured_random", "structured_random"]})
+    experiments = {"kd": ({"recovery": {**run["recovery"], "distill_weight": 0.5}}, {"unstructured": (81.0, 79.5),
+                                                                                      "scratch": (80.5, 78.0)}),
+                   "l2": ({"structured_prune": {"criterion": "l2"}}, {"structured_finetuned": (90.0, 90.0)})}
+    for name, (change, accuracies) in experiments.items():
+        write(tmp_path / "ablations" / name, {**run, **change}, accuracies)
+        (tmp_path / "ablations" / name / "ablation.json").write_text(json.dumps({"variants": list(accuracies)}))
+    lines = results.recovery_table(tmp_path)
+    assert lines[2:] == [
+        "| the run's (seed 0) |  | " + "80.00 (79.00) | " * 6 + " |",
+        "| kd | `recovery.distill_weight=0.5` | 81.00 (79.50) |  |  | 80.50 (78.00) |  |  | +0.75 |"]

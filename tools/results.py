@@ -395,8 +395,38 @@ def calibration_table(path):
     return report.table(["calibration", *record["models"], "mean drop"], rows)
 
 
+RECOVERED = ["unstructured", "structured_finetuned", "dense_extra", "scratch", "unstructured_random",
+             "structured_random"]  # the variants that train after the baseline
+
+
+def recovery_table(run_dir):
+    """Markdown lines: the run's own recovery recipe (per seed an experiment ran) and each of its one-setting
+    experiments that changed only `recovery.*` keys, with each variant's validation accuracy (test in brackets;
+    blank where the experiment did not re-train it) and the mean validation change over the variants it
+    re-trained, against the same seed's run."""
+    def accuracies(evaluation):
+        return f"{evaluation['val_accuracy']:.2f} ({evaluation['test_accuracy']:.2f})"
+    seen, rows = set(), []
+    for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
+        meta = json.load(open(os.path.join(folder, "ablation.json")))
+        params = config.parse(os.path.join(folder, "params.yaml"))
+        seed_dir = os.path.join(run_dir, f"seed{params['seed']}")
+        changed = ablations.changes(params, config.parse(os.path.join(seed_dir, "params.yaml")))
+        if not changed or any(not c.startswith("recovery.") for c in changed):
+            continue
+        theirs = {v: json.load(open(os.path.join(seed_dir, ablations.evaluation(v)))) for v in RECOVERED}
+        if params["seed"] not in seen:
+            seen.add(params["seed"])
+            rows.append([f"the run's (seed {params['seed']})", "", *(accuracies(theirs[v]) for v in RECOVERED), ""])
+        ours = {v: json.load(open(os.path.join(folder, ablations.evaluation(v)))) for v in meta["variants"]}
+        change = mean(ours[v]["val_accuracy"] - theirs[v]["val_accuracy"] for v in ours)
+        rows.append([os.path.basename(folder), ", ".join(f"`{c}`" for c in changed),
+                     *(accuracies(ours[v]) if v in ours else "" for v in RECOVERED), f"{change:+.2f}"])
+    return report.table(["recipe", "changed", *RECOVERED, "mean validation change"], rows)
+
+
 TABLES = {"recalibration": recalibration_table, "cam_choice": cam_choice_table,
-          "calibration": calibration_table}  # method.md's generated tables
+          "calibration": calibration_table, "recovery": recovery_table}  # method.md's generated tables
 
 
 def quote_tables(text, root):
