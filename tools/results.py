@@ -406,7 +406,7 @@ def recovery_table(run_dir):
     re-trained, against the same seed's run."""
     def accuracies(evaluation):
         return f"{evaluation['val_accuracy']:.2f} ({evaluation['test_accuracy']:.2f})"
-    seen, rows = set(), []
+    runs, rows = {}, []  # seed: that seed's evaluations, read once, its row written before its first experiment's
     for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
         meta = json.load(open(os.path.join(folder, "ablation.json")))
         params = config.parse(os.path.join(folder, "params.yaml"))
@@ -414,10 +414,12 @@ def recovery_table(run_dir):
         changed = ablations.changes(params, config.parse(os.path.join(seed_dir, "params.yaml")))
         if not changed or any(not c.startswith("recovery.") for c in changed):
             continue
-        theirs = {v: json.load(open(os.path.join(seed_dir, ablations.evaluation(v)))) for v in RECOVERED}
-        if params["seed"] not in seen:
-            seen.add(params["seed"])
-            rows.append([f"the run's (seed {params['seed']})", "", *(accuracies(theirs[v]) for v in RECOVERED), ""])
+        if params["seed"] not in runs:
+            runs[params["seed"]] = {v: json.load(open(os.path.join(seed_dir, ablations.evaluation(v))))
+                                    for v in RECOVERED}
+            rows.append([f"the run's (seed {params['seed']})", "",
+                         *(accuracies(runs[params["seed"]][v]) for v in RECOVERED), ""])
+        theirs = runs[params["seed"]]
         ours = {v: json.load(open(os.path.join(folder, ablations.evaluation(v)))) for v in meta["variants"]}
         change = mean(ours[v]["val_accuracy"] - theirs[v]["val_accuracy"] for v in ours)
         rows.append([os.path.basename(folder), ", ".join(f"`{c}`" for c in changed),
