@@ -20,13 +20,13 @@ SIZES = {"train": 2000, "val": 500, "test": 1000}
 SMALL = {
     "data": {"source": "cifar10", "local_path": os.path.abspath(LOCAL or "."), "val_size": SIZES["val"],
              "train_subset": SIZES["train"], "test_subset": SIZES["test"]},
-    "model": {"width": 0.5},  # half VGG-11's filters: a quarter of its compute
+    "model": {"width": 0.25},  # a quarter of VGG-11's filters: a sixteenth of its compute
     # lr 0.05 (the default, tuned for full runs) barely leaves chance level in 3 short epochs here
     "finetune": {"epochs": 3, "batch_size": 64, "lr": 0.02, "augment": False},
     "measure": {"batch_size": 500},
     "timing": {"latency_runs": 4, "warmup": 1, "throughput_batch": 16, "throughput_runs": 1},
 }
-MIN_TEST_ACCURACY = 30.0  # chance is 10%; this configuration reached 46.0% test accuracy when written
+MIN_TEST_ACCURACY = 30.0  # chance is 10%; this configuration reached 43.4% test (46.0% validation) when written
 
 
 @pytest.fixture(scope="module")
