@@ -73,12 +73,20 @@ def test_int8_logits_follow_the_float_export(exported):
     assert os.path.getsize(int8_path) < 0.5 * os.path.getsize(float_path)  # 1-byte weights, not 4 (and the QDQ nodes)
 
 
-@pytest.mark.parametrize("method", list(METHODS))
-def test_each_calibration_method_gives_a_model_that_runs(exported, tmp_path, method):
+@pytest.fixture(scope="module")
+def by_method(exported, tmp_path_factory):
+    """{method: the int8 model} of each calibration method, on the same 128 images (the entropy search over
+    its 2048 bins is the slow one: paid once for the tests below)."""
+    folder = tmp_path_factory.mktemp("methods")
     float_path, _, _, images = exported
-    out = str(tmp_path / f"{method}.onnx")
-    quantize(float_path, out, images[:64], method)
-    logits = runner(session(out))(images[:4])
+    for method in METHODS:
+        quantize(float_path, str(folder / f"{method}.onnx"), images[:128], method)
+    return {method: str(folder / f"{method}.onnx") for method in METHODS}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_each_calibration_method_gives_a_model_that_runs(exported, by_method, method):
+    logits = runner(session(by_method[method]))(exported[3][:4])
     assert logits.shape == (4, 10) and torch.isfinite(logits).all()
 
 
@@ -88,15 +96,11 @@ def activation_scales(path):
             if i.name.endswith("_scale") and onnx.numpy_helper.to_array(i).size == 1}
 
 
-def test_entropy_calibration_clips_where_minmax_keeps_the_observed_range(exported, tmp_path):
+def test_entropy_calibration_clips_where_minmax_keeps_the_observed_range(by_method):
     """The entropy calibrator searches a threshold below each activation's observed range: no range wider
     than minmax's (the observed one) and some narrower; percentile clips too. (With onnxruntime's own
     entropy settings in quantize_static, 128 bins, it would return minmax's ranges.)"""
-    float_path, _, _, images = exported
-    scales = {}
-    for method in METHODS:
-        quantize(float_path, str(tmp_path / f"{method}.onnx"), images[:128], method)
-        scales[method] = activation_scales(str(tmp_path / f"{method}.onnx"))
+    scales = {method: activation_scales(path) for method, path in by_method.items()}
     for method in ("entropy", "percentile"):
         assert scales[method].keys() == scales["minmax"].keys()
         assert all(scales[method][k] <= scales["minmax"][k] * (1 + 1e-6) for k in scales["minmax"]), method
