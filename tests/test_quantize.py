@@ -86,7 +86,8 @@ def by_method(exported, tmp_path_factory):
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_each_calibration_method_gives_a_model_that_runs(exported, by_method, method):
-    logits = runner(session(by_method[method]))(exported[3][:4])
+    _, _, _, images = exported
+    logits = runner(session(by_method[method]))(images[:4])
     assert logits.shape == (4, 10) and torch.isfinite(logits).all()
 
 
