@@ -146,6 +146,7 @@ def test_the_recovery_table_holds_the_recovery_experiments_beside_their_seeds_ru
     for name, (change, accuracies) in experiments.items():
         write(tmp_path / "ablations" / name, {**run, **change}, accuracies)
         (tmp_path / "ablations" / name / "ablation.json").write_text(json.dumps({"variants": list(accuracies)}))
+    (tmp_path / "run.json").write_text("{}")
     lines = results.recovery_table(tmp_path)
     assert lines[2:] == [
         "| the run's (seed 0) |  | " + "80.00 (79.00) | " * 6 + " |",

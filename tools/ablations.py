@@ -144,17 +144,26 @@ def command(run_command, name, seed, changed, stages):
     return " ".join([line, *(f"-S {c}" for c in changed), *stages])
 
 
-def section(run_dir, per_seed, run_command, run_code=None):
-    """The results page's lines for the run's experiments (results/<run>/ablations/<name>/), one table
-    per group and the commands that ran them (from `run_command`, the run's own, and `run_code`, the
-    commit it ran: an experiment on other code says so); none: no lines."""
-    groups = {}
+def experiments(run_dir, per_seed):
+    """(name, its ablation.json, its params) of each of the run's experiments (results/<run>/ablations/<name>/),
+    by name; one whose seed `per_seed` (the run's records) lacks is refused."""
+    found = []
     for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
         meta = json.load(open(os.path.join(folder, "ablation.json")))
         params = config.parse(os.path.join(folder, "params.yaml"))
         if params["seed"] not in per_seed:
             raise UserError(f"{folder} ran seed {params['seed']}, of which {run_dir} has no records")
-        groups.setdefault(meta["group"], []).append((os.path.basename(folder), meta, params))
+        found.append((os.path.basename(folder), meta, params))
+    return found
+
+
+def section(run_dir, per_seed, run_command, run_code=None):
+    """The results page's lines for the run's experiments (results/<run>/ablations/<name>/), one table
+    per group and the commands that ran them (from `run_command`, the run's own, and `run_code`, the
+    commit it ran: an experiment on other code says so); none: no lines."""
+    groups = {}
+    for name, meta, params in experiments(run_dir, per_seed):
+        groups.setdefault(meta["group"], []).append((name, meta, params))
     if not groups:
         return []
     lines = ["## One-setting experiments", "",

@@ -395,8 +395,7 @@ def calibration_table(path):
     return report.table(["calibration", *record["models"], "mean drop"], rows)
 
 
-RECOVERED = ["unstructured", "structured_finetuned", "dense_extra", "scratch", "unstructured_random",
-             "structured_random"]  # the variants that train after the baseline
+RECOVERED = [v for v in VARIANTS if v not in ("original", "structured")]  # the variants trained after the baseline
 
 
 def recovery_table(run_dir):
@@ -406,23 +405,21 @@ def recovery_table(run_dir):
     re-trained, against the same seed's run."""
     def accuracies(evaluation):
         return f"{evaluation['val_accuracy']:.2f} ({evaluation['test_accuracy']:.2f})"
-    runs, rows = {}, []  # seed: that seed's evaluations, read once, its row written before its first experiment's
-    for folder in sorted(glob.glob(os.path.join(run_dir, "ablations", "*"))):
-        meta = json.load(open(os.path.join(folder, "ablation.json")))
-        params = config.parse(os.path.join(folder, "params.yaml"))
-        seed_dir = os.path.join(run_dir, f"seed{params['seed']}")
-        changed = ablations.changes(params, config.parse(os.path.join(seed_dir, "params.yaml")))
+    _, per_seed = load(run_dir)
+    rows, shown = [], set()  # a seed's row is written before its first experiment's
+    for name, meta, params in ablations.experiments(run_dir, per_seed):
+        run = per_seed[params["seed"]]
+        changed = ablations.changes(params, run["params.yaml"])
         if not changed or any(not c.startswith("recovery.") for c in changed):
             continue
-        if params["seed"] not in runs:
-            runs[params["seed"]] = {v: json.load(open(os.path.join(seed_dir, ablations.evaluation(v))))
-                                    for v in RECOVERED}
-            rows.append([f"the run's (seed {params['seed']})", "",
-                         *(accuracies(runs[params["seed"]][v]) for v in RECOVERED), ""])
-        theirs = runs[params["seed"]]
-        ours = {v: json.load(open(os.path.join(folder, ablations.evaluation(v)))) for v in meta["variants"]}
+        theirs = {v: run[ablations.evaluation(v)] for v in RECOVERED}
+        if params["seed"] not in shown:
+            shown.add(params["seed"])
+            rows.append([f"the run's (seed {params['seed']})", "", *(accuracies(theirs[v]) for v in RECOVERED), ""])
+        ours = {v: json.load(open(os.path.join(run_dir, "ablations", name, ablations.evaluation(v))))
+                for v in meta["variants"]}
         change = mean(ours[v]["val_accuracy"] - theirs[v]["val_accuracy"] for v in ours)
-        rows.append([os.path.basename(folder), ", ".join(f"`{c}`" for c in changed),
+        rows.append([name, ", ".join(f"`{c}`" for c in changed),
                      *(accuracies(ours[v]) if v in ours else "" for v in RECOVERED), f"{change:+.2f}"])
     return report.table(["recipe", "changed", *RECOVERED, "mean validation change"], rows)
 
